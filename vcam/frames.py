@@ -1,0 +1,115 @@
+"""The two value types every stage passes around: `Frame` and `Face`.
+
+Sources normalise whatever they read (grayscale, RGBA, odd sizes) into a
+`Frame`, so detection, tracking and effects only ever see BGR uint8 HxWx3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+
+Box = tuple[float, float, float, float]
+"""An axis-aligned box ``(x, y, w, h)`` in frame pixels (floats, may cross the edge)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One BGR ``uint8`` image of shape HxWx3 and the monotonic time it was captured."""
+
+    image: np.ndarray
+    t: float
+    index: int = 0
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)``."""
+        return self.image.shape[1], self.image.shape[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Face:
+    """One face: box in frame pixels, detector score, keypoints and when it was last seen.
+
+    `box` is the detector's own box; how much area around it gets hidden is the
+    effect's margin, not the detector's business.
+    """
+
+    box: Box
+    score: float
+    keypoints: tuple[tuple[float, float], ...] = field(default=())
+    last_seen: float = 0.0
+    track_id: int = -1
+
+    def with_box(self, box: Box) -> Face:
+        return replace(self, box=box)
+
+
+def to_bgr(image: np.ndarray) -> np.ndarray:
+    """Return `image` as a contiguous BGR uint8 HxWx3 array.
+
+    Accepts grayscale (HxW or HxWx1), BGR and BGRA, and integer or float dtypes
+    (floats are taken as 0..1). Raises ValueError for anything else, naming what
+    it got, so callers can turn it into a clear message.
+    """
+    if not isinstance(image, np.ndarray) or image.size == 0:
+        raise ValueError("empty image")
+    if image.dtype != np.uint8:
+        if np.issubdtype(image.dtype, np.floating):
+            image = np.clip(image * 255.0, 0, 255).astype(np.uint8)
+        elif image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        elif np.issubdtype(image.dtype, np.integer) or image.dtype == np.bool_:
+            image = np.clip(image, 0, 255).astype(np.uint8)
+        else:
+            raise ValueError(f"unsupported pixel type {image.dtype}")
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+    if image.ndim == 3 and image.shape[2] == 4:
+        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
+    if image.ndim == 3 and image.shape[2] == 3:
+        return np.ascontiguousarray(image)
+    raise ValueError(f"unsupported image shape {image.shape}")
+
+
+def expand_box(box: Box, scale: float) -> Box:
+    """Grow `box` around its centre by `scale`, and more upward and downward.
+
+    BlazeFace boxes run from the brows to the mouth; the extra height reaches
+    the hairline and the chin so the hidden area covers the whole face.
+    """
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    nw = w * scale
+    nh = h * scale * 1.25
+    return (cx - nw / 2, cy - nh / 2 - 0.05 * nh, nw, nh)
+
+
+def clip_box(box: Box, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """Integer ``(x0, y0, x1, y1)`` of `box` inside a `width` x `height` frame, or None if empty."""
+    x, y, w, h = box
+    if not all(np.isfinite(v) for v in box) or w <= 0 or h <= 0:
+        return None
+    x0 = max(0, int(np.floor(x)))
+    y0 = max(0, int(np.floor(y)))
+    x1 = min(width, int(np.ceil(x + w)))
+    y1 = min(height, int(np.ceil(y + h)))
+    if x1 <= x0 or y1 <= y0:
+        return None
+    return x0, y0, x1, y1
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = min(ax + aw, bx + bw) - max(ax, bx)
+    ih = min(ay + ah, by + bh) - max(ay, by)
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter)

@@ -1,0 +1,232 @@
+"""The live loop: newest camera frame -> anonymizer (within the frame budget) -> sink, at the camera's rate.
+
+A capture thread keeps only the newest frame, so a slow stage drops frames
+instead of building a backlog and a growing delay. When the camera is lost
+the loop keeps publishing curtain frames (call apps drop a silent device)
+and the capture thread reopens the camera with backoff.
+"""
+
+from __future__ import annotations
+
+import statistics
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vcam.anonymizer import Anonymizer
+from vcam.controls import LiveControls
+from vcam.curtain import curtain
+from vcam.frames import Frame
+from vcam.sinks import Sink, SinkError
+from vcam.sources import Source, SourceError
+
+STATUS_NO_CAMERA = "Privacy curtain: camera disconnected, reconnecting"
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    fps: float
+    latency_p50_ms: float
+    latency_p99_ms: float
+    detect_ms: float
+    faces: int
+    frames: int
+    curtain_frames: int
+    dropped_frames: int
+    camera_ok: bool
+    detector_restarts: int
+
+    def line(self) -> str:
+        return (
+            f"{self.fps:5.1f} fps  latency p50 {self.latency_p50_ms:5.1f} ms  p99 {self.latency_p99_ms:5.1f} ms  "
+            f"detect {self.detect_ms:5.1f} ms  faces {self.faces}  curtain {self.curtain_frames}/{self.frames}  "
+            f"dropped {self.dropped_frames}" + ("" if self.camera_ok else "  CAMERA LOST")
+        )
+
+
+class _Latest:
+    """A one-slot mailbox: the capture thread overwrites, the stage takes."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._frame: Frame | None = None
+        self.overwritten = 0
+
+    def put(self, frame: Frame) -> None:
+        with self._cond:
+            if self._frame is not None:
+                self.overwritten += 1
+            self._frame = frame
+            self._cond.notify_all()
+
+    def take(self, timeout: float) -> Frame | None:
+        with self._cond:
+            if self._frame is None:
+                self._cond.wait(timeout)
+            frame, self._frame = self._frame, None
+            return frame
+
+    def wake(self) -> None:
+        with self._cond:
+            self._cond.notify_all()
+
+
+class LivePipeline:
+    """Runs until `stop()`, the source ends (files without loop), or the sink is closed by the user."""
+
+    def __init__(
+        self,
+        open_source: Callable[[], Source],
+        sink: Sink,
+        anonymizer: Anonymizer,
+        controls: LiveControls,
+        *,
+        fps: float | None = None,
+        budget_s: float | None = None,
+        stale_camera_s: float = 2.0,
+        on_stats: Callable[[Stats], None] | None = None,
+        stats_every_s: float = 5.0,
+    ) -> None:
+        self._open_source = open_source
+        self.sink = sink
+        self.anonymizer = anonymizer
+        self.controls = controls
+        self._fps = fps
+        self._budget_s = budget_s
+        self._stale_camera_s = stale_camera_s
+        self._on_stats = on_stats
+        self._stats_every_s = stats_every_s
+        self._latest = _Latest()
+        self._stop = threading.Event()
+        self._source_done = threading.Event()
+        self._camera_ok = False
+        self._lock = threading.Lock()
+        self._latencies: deque[float] = deque(maxlen=600)
+        self._publish_times: deque[float] = deque(maxlen=120)
+        self.frames = self.curtain_frames = 0
+        self._faces = 0
+        self._detect_s = 0.0
+        self.source_error: str | None = None
+        self.sink_errors = 0
+        self._capture = threading.Thread(target=self._capture_loop, name="vcam-capture", daemon=True)
+
+    # -- capture -----------------------------------------------------------------------
+    def _capture_loop(self) -> None:
+        backoff = 0.5
+        source: Source | None = None
+        while not self._stop.is_set():
+            if source is None:
+                try:
+                    source = self._open_source()
+                    self._fps = self._fps or source.fps
+                    self._camera_ok, self.source_error, backoff = True, None, 0.5
+                except SourceError as exc:
+                    self._camera_ok, self.source_error = False, str(exc)
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, 5.0)
+                    continue
+            try:
+                frame = source.read()
+            except SourceError as exc:
+                self._camera_ok, self.source_error = False, str(exc)
+                source.close()
+                source = None
+                continue
+            if frame is None:
+                self._source_done.set()
+                self._latest.wake()
+                break
+            self._latest.put(frame)
+        if source is not None:
+            source.close()
+
+    # -- stage -------------------------------------------------------------------------
+    def run(self) -> None:
+        """Publish until stopped. Call from the thread that should own the sink (the main thread for windows)."""
+        self._capture.start()
+        last_frame: Frame | None = None
+        last_new = time.monotonic()
+        next_stats = time.monotonic() + self._stats_every_s
+        try:
+            while not self._stop.is_set():
+                interval = 1.0 / (self._fps or 30.0)
+                frame = self._latest.take(timeout=interval)
+                now = time.monotonic()
+                if frame is None:
+                    if self._source_done.is_set():
+                        break
+                    camera_stalled = now - last_new > self._stale_camera_s
+                    if (not self._camera_ok or camera_stalled) and (now - self._last_publish() >= interval):
+                        self._publish_curtain(last_frame)
+                    continue
+                last_new, last_frame = now, frame
+                self._publish(frame, interval)
+                if getattr(self.sink, "closed_by_user", False):
+                    break
+                if self._on_stats and now >= next_stats:
+                    self._on_stats(self.stats())
+                    next_stats = now + self._stats_every_s
+        finally:
+            self.stop()
+
+    def _last_publish(self) -> float:
+        return self._publish_times[-1] if self._publish_times else 0.0
+
+    def _publish(self, frame: Frame, interval: float) -> None:
+        state = self.controls.snapshot()
+        budget = self._budget_s if self._budget_s is not None else interval
+        out = self.anonymizer.process(
+            frame, state.effect(), enabled=state.enabled, wait_s=budget * 0.8, budget_s=budget * 0.6
+        )
+        self._send(out.image, curtained=out.curtain is not None)
+        with self._lock:
+            self._latencies.append(time.monotonic() - frame.t)
+            self._faces = len(out.faces)
+            self._detect_s = out.detect_s
+
+    def _publish_curtain(self, last: Frame | None) -> None:
+        if last is None:
+            w, h = getattr(self.sink, "width", 1280), getattr(self.sink, "height", 720)
+            image = np.zeros((h, w, 3), np.uint8)
+        else:
+            image = last.image
+        self._send(curtain(image, STATUS_NO_CAMERA), curtained=True)
+
+    def _send(self, image: np.ndarray, *, curtained: bool) -> None:
+        try:
+            self.sink.send(image)
+        except SinkError:
+            self.sink_errors += 1
+            return
+        with self._lock:
+            self.frames += 1
+            self.curtain_frames += int(curtained)
+            self._publish_times.append(time.monotonic())
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._latest.wake()
+        if self._capture.is_alive() and threading.current_thread() is not self._capture:
+            self._capture.join(timeout=2.0)
+
+    def stats(self) -> Stats:
+        with self._lock:
+            lat = sorted(self._latencies)
+            times = list(self._publish_times)
+            fps = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+            return Stats(
+                fps=fps,
+                latency_p50_ms=1000 * statistics.median(lat) if lat else 0.0,
+                latency_p99_ms=1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else 0.0,
+                detect_ms=1000 * self._detect_s,
+                faces=self._faces,
+                frames=self.frames,
+                curtain_frames=self.curtain_frames,
+                dropped_frames=self._latest.overwritten,
+                camera_ok=self._camera_ok,
+                detector_restarts=self.anonymizer.detector_restarts,
+            )

@@ -1,0 +1,178 @@
+"""Decides which regions of a frame each detector looks at, within a time budget.
+
+BlazeFace sees the frame through a 128 or 192 px input, so a 60 px face in a
+720p frame is 9 px to it: invisible. The scanner adds zoomed looks where they
+pay off: crops around faces already tracked (so a small face, once found,
+stays found every frame), overlapping tiles visited round-robin across frames
+(so a person walking in far behind the user is found within a few frames),
+and CenterFace on the whole frame for small, turned and partly covered faces.
+Without a budget (file mode) every pass runs on every frame.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from vcam.detect import (
+    BlazeFaceDetector,
+    BlazeFaceOptions,
+    CenterFaceDetector,
+    CenterFaceOptions,
+    Detector,
+    Region,
+    merge_faces,
+)
+from vcam.frames import Face, clip_box
+
+DetectionRange = Literal["near", "far", "auto"]
+RANGES: tuple[DetectionRange, ...] = ("near", "far", "auto")
+
+
+@dataclass(frozen=True, slots=True)
+class ScanSettings:
+    """What the scanner may run. Defaults were chosen by `vcam eval` (docs/EVALUATION.md)."""
+
+    detection_range: DetectionRange = "auto"
+    threshold: float = 0.4
+    tiles: bool = True
+    tile_size: int = 384
+    crops: bool = True
+    centerface: bool = True
+    centerface_width: int = 640
+    centerface_every: int = 3
+    """In live mode CenterFace runs at least every N-th frame, more often if the budget allows."""
+
+
+@dataclass(frozen=True, slots=True)
+class Pass:
+    detector: str
+    region: Region | None
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    faces: list[Face]
+    passes: list[Pass]
+    elapsed_s: float
+
+
+DetectorFactory = Callable[[str, ScanSettings], Detector]
+
+
+def default_detector_factory(name: str, settings: ScanSettings) -> Detector:
+    if name == "centerface":
+        return CenterFaceDetector(
+            CenterFaceOptions(threshold=max(0.2, settings.threshold - 0.1), input_width=settings.centerface_width)
+        )
+    model_range = "near" if name == "blazeface-near" else "far"
+    return BlazeFaceDetector(BlazeFaceOptions(model_range=model_range, threshold=settings.threshold))
+
+
+def tile_grid(width: int, height: int, tile: int, overlap: float = 0.25) -> list[Region]:
+    """Overlapping square tiles covering the frame; none when the frame is barely larger than a tile."""
+    if max(width, height) < tile * 1.25:
+        return []
+    step = max(1, int(tile * (1 - overlap)))
+
+    def starts(length: int) -> list[int]:
+        if length <= tile:
+            return [0]
+        n = int(np.ceil((length - tile) / step)) + 1
+        return [round(i * (length - tile) / (n - 1)) for i in range(n)]
+
+    return [(x, y, min(width, x + tile), min(height, y + tile)) for y in starts(height) for x in starts(width)]
+
+
+@dataclass
+class Scanner:
+    """Runs the detection passes for one frame. Not thread-safe: one scanner per detection thread."""
+
+    settings: ScanSettings = field(default_factory=ScanSettings)
+    factory: DetectorFactory = default_detector_factory
+    _detectors: dict[str, Detector] = field(default_factory=dict)
+    _cost: dict[str, float] = field(default_factory=dict)
+    _tile_cursor: int = 0
+    _frames_since_cf: int = 1_000_000
+
+    def detector(self, name: str) -> Detector:
+        if name not in self._detectors:
+            self._detectors[name] = self.factory(name, self.settings)
+        return self._detectors[name]
+
+    def warm_up(self) -> None:
+        """Load every model this configuration may use, so the first frame does not pay for it."""
+        for name in self._names():
+            self.detector(name)
+
+    def _names(self) -> list[str]:
+        s = self.settings
+        names = ["blazeface-near" if s.detection_range == "near" else "blazeface-far"]
+        if s.crops or s.detection_range == "auto":
+            names.append("blazeface-near")
+        if s.centerface:
+            names.append("centerface")
+        return list(dict.fromkeys(names))
+
+    def scan(self, image: np.ndarray, t: float, tracked: list[Face], budget_s: float | None = None) -> ScanResult:
+        """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops."""
+        start = time.perf_counter()
+        s = self.settings
+        h, w = image.shape[:2]
+        faces: list[Face] = []
+        passes: list[Pass] = []
+
+        def fits(name: str) -> bool:
+            if budget_s is None:
+                return True
+            return time.perf_counter() - start + self._cost.get(name, 0.0) <= budget_s
+
+        def run(name: str, region: Region | None, kind: str) -> None:
+            t0 = time.perf_counter()
+            faces.extend(self.detector(name).detect(image, t, region=region))
+            dt = time.perf_counter() - t0
+            self._cost[name] = dt if name not in self._cost else 0.8 * self._cost[name] + 0.2 * dt
+            passes.append(Pass(name, region, kind))
+
+        main = "blazeface-near" if s.detection_range == "near" else "blazeface-far"
+        run(main, None, "frame")
+        if s.detection_range == "auto" and fits("blazeface-near"):
+            run("blazeface-near", None, "frame")
+        if s.centerface:
+            self._frames_since_cf += 1
+            if budget_s is None or self._frames_since_cf >= s.centerface_every or fits("centerface"):
+                run("centerface", None, "frame")
+                self._frames_since_cf = 0
+        if s.crops:
+            for face in sorted(tracked, key=lambda f: f.box[2]):
+                region = _crop_around(face, w, h)
+                if region is not None and fits("blazeface-near"):
+                    run("blazeface-near", region, "crop")
+        if s.tiles and s.detection_range != "near":
+            grid = tile_grid(w, h, s.tile_size)
+            for _ in range(len(grid)):
+                if not fits("blazeface-far"):
+                    break
+                run("blazeface-far", grid[self._tile_cursor % len(grid)], "tile")
+                self._tile_cursor += 1
+        return ScanResult(merge_faces(faces), passes, time.perf_counter() - start)
+
+    def close(self) -> None:
+        for det in self._detectors.values():
+            det.close()
+        self._detectors.clear()
+
+
+def _crop_around(face: Face, width: int, height: int) -> Region | None:
+    """A square crop three face-widths wide around a tracked face: there the face fills BlazeFace's input."""
+    x, y, w, h = face.box
+    side = max(64.0, 3.0 * max(w, h))
+    if side >= 0.9 * min(width, height):
+        return None
+    cx, cy = x + w / 2, y + h / 2
+    return clip_box((cx - side / 2, cy - side / 2, side, side), width, height)

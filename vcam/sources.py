@@ -1,0 +1,216 @@
+"""Where frames come from: a webcam, a video file or an image, all behind one interface.
+
+Every source returns `Frame`s already normalised (BGR uint8 HxWx3), so
+grayscale cameras and RGBA PNGs stop here.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from vcam.frames import Frame, to_bgr
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+VIDEO_SUFFIXES = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".gif", ".m4v", ".mpg", ".mpeg", ".wmv"}
+
+
+class SourceError(Exception):
+    """A source that cannot be opened or read; the message names it and says what to do."""
+
+
+class Source(Protocol):
+    """A stream of frames.
+
+    Contract: `read` returns the next `Frame`, or None at the end of a finite
+    source; it raises `SourceError` when a device fails (the live loop
+    retries). `fps` is the nominal rate. `close` is called exactly once.
+    """
+
+    name: str
+    fps: float
+
+    def read(self) -> Frame | None: ...
+
+    def close(self) -> None: ...
+
+
+def normalise(image: np.ndarray) -> np.ndarray:
+    """BGR uint8 HxWx3, keeping the size (sinks that need even sizes pad for themselves)."""
+    return to_bgr(image)
+
+
+def read_image(path: Path) -> np.ndarray:
+    """Read an image file (any channels, 8 or 16 bit, non-ASCII paths) as BGR; SourceError if unreadable."""
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise SourceError(f"{path}: not a readable image (empty, corrupt or unsupported format)")
+    try:
+        return to_bgr(image)
+    except ValueError as exc:
+        raise SourceError(f"{path}: {exc}") from exc
+
+
+@dataclass
+class VideoFileSource:
+    """Frames of a video file; `loop` restarts at the end, `pace` plays at the file's fps (live replay)."""
+
+    path: Path
+    loop: bool = False
+    pace: bool = False
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.name = str(self.path)
+        if not self.path.is_file():
+            raise SourceError(f"{self.path}: no such file")
+        self._cap = self._open()
+        fps = self._cap.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
+        ok, first = self._cap.read()
+        if not ok or first is None:
+            self._cap.release()
+            raise SourceError(f"{self.path}: no video frames could be decoded (corrupt or unsupported file)")
+        self._pending: np.ndarray | None = first
+        self._index = 0
+        self._next_due: float | None = None
+
+    def _open(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise SourceError(f"{self.path}: cannot open as video (corrupt or unsupported format)")
+        return cap
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+    def read(self) -> Frame | None:
+        if self._pending is not None:
+            image, self._pending = self._pending, None
+        else:
+            ok, image = self._cap.read()
+            if not ok or image is None:
+                if not self.loop or self._index == 0:
+                    return None
+                self._cap.release()
+                self._cap = self._open()
+                ok, image = self._cap.read()
+                if not ok:
+                    return None
+        if self.pace:
+            now = time.monotonic()
+            if self._next_due is None:
+                self._next_due = now
+            if self._next_due > now:
+                time.sleep(self._next_due - now)
+            self._next_due = max(self._next_due + 1.0 / self.fps, time.monotonic() - 1.0 / self.fps)
+        frame = Frame(normalise(image), time.monotonic(), self._index)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+@dataclass
+class ImageSource:
+    """One still image served as a stream (`frames` times, or forever when None), paced at `fps`."""
+
+    path: Path
+    fps: float = 30.0
+    frames: int | None = 1
+    pace: bool = False
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        self.name = str(self.path)
+        self._image = normalise(read_image(self.path))
+        self._index = 0
+
+    def read(self) -> Frame | None:
+        if self.frames is not None and self._index >= self.frames:
+            return None
+        if self.pace and self._index:
+            time.sleep(1.0 / self.fps)
+        frame = Frame(self._image.copy(), time.monotonic(), self._index)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class CameraSource:
+    """A webcam by index or device path, asking for `width`x`height` at `fps`."""
+
+    device: int | str = 0
+    width: int = 1280
+    height: int = 720
+    fps: float = 30.0
+
+    def __post_init__(self) -> None:
+        self.name = f"camera {self.device}"
+        self._index = 0
+        self._cap = self._open()
+
+    def _open(self) -> cv2.VideoCapture:
+        cap = cv2.VideoCapture(self.device)
+        if not cap.isOpened():
+            cap.release()
+            raise SourceError(
+                f"no webcam at {self.device!r} (missing, unplugged or in use by another app). "
+                "List cameras with `vcam doctor`, pick one with --camera N, or try the demo: `vcam run --demo`"
+            )
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, self.width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, self.height)
+        cap.set(cv2.CAP_PROP_FPS, self.fps)
+        cap.set(cv2.CAP_PROP_BUFFERSIZE, 1)
+        got = cap.get(cv2.CAP_PROP_FPS)
+        if 1.0 <= got <= 240.0:
+            self.fps = got
+        return cap
+
+    def read(self) -> Frame | None:
+        ok, image = self._cap.read()
+        if not ok or image is None:
+            raise SourceError(f"{self.name}: stopped delivering frames (unplugged or taken by another app)")
+        frame = Frame(normalise(image), time.monotonic(), self._index)
+        self._index += 1
+        return frame
+
+    def close(self) -> None:
+        self._cap.release()
+
+
+def open_source(
+    spec: str | int | Path,
+    *,
+    loop: bool = False,
+    pace: bool = False,
+    width: int = 1280,
+    height: int = 720,
+    fps: float = 30.0,
+) -> Source:
+    """A camera index (``0``), a device path (``/dev/video0``), or a video/image file."""
+    if isinstance(spec, int) or (isinstance(spec, str) and spec.isdigit()):
+        return CameraSource(int(spec), width, height, fps)
+    path = Path(spec)
+    if str(spec).startswith("/dev/video"):
+        return CameraSource(str(spec), width, height, fps)
+    suffix = path.suffix.lower()
+    if suffix in IMAGE_SUFFIXES:
+        return ImageSource(path, fps=fps, frames=None if loop else 1, pace=pace)
+    if suffix in VIDEO_SUFFIXES or path.is_file():
+        return VideoFileSource(path, loop=loop, pace=pace)
+    raise SourceError(f"{path}: no such file")

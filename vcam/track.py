@@ -1,0 +1,108 @@
+"""Carries faces across frames so a face the detector loses for a moment stays hidden.
+
+A track that is not re-detected keeps moving with its last velocity and its
+box grows with the time since it was last seen (a head turn or a hand over the
+face makes BlazeFace lose a face long before the face leaves). After
+`hold_s` without a detection it is released.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vcam.frames import Box, Face, iou
+
+
+@dataclass(frozen=True, slots=True)
+class TrackerSettings:
+    hold_s: float = 0.5
+    growth_per_s: float = 1.0
+    """Relative growth of a lost face's box per second unseen (1.0 = twice the size after 1 s)."""
+    max_speed_frac: float = 2.0
+    """Cap on extrapolated speed, in face widths per second, so a noisy velocity cannot fling a box away."""
+    match_iou: float = 0.1
+
+
+@dataclass(slots=True)
+class _Track:
+    track_id: int
+    face: Face
+    vx: float = 0.0
+    vy: float = 0.0
+    hits: int = 1
+
+
+@dataclass
+class Tracker:
+    """Matches each frame's detections to tracks (greedy IoU, centre distance as fallback)."""
+
+    settings: TrackerSettings = field(default_factory=TrackerSettings)
+    _tracks: list[_Track] = field(default_factory=list)
+    _next_id: int = 0
+
+    def update(self, detections: list[Face], t: float) -> None:
+        """Feed the detections made on the frame captured at `t`."""
+        unmatched = list(range(len(self._tracks)))
+        for det in sorted(detections, key=lambda f: f.box[2] * f.box[3], reverse=True):
+            best, best_score = None, 0.0
+            for i in unmatched:
+                track = self._tracks[i]
+                predicted = self._predict(track, t)
+                score = max(iou(det.box, predicted), iou(det.box, track.face.box))
+                if score < self.settings.match_iou and _centre_inside(det.box, predicted):
+                    score = self.settings.match_iou
+                if score >= self.settings.match_iou and score > best_score:
+                    best, best_score = i, score
+            if best is None:
+                self._tracks.append(_Track(self._next_id, _seen(det, t, self._next_id)))
+                self._next_id += 1
+                continue
+            unmatched.remove(best)
+            track = self._tracks[best]
+            dt = t - track.face.last_seen
+            if dt > 1e-3:
+                (ox, oy), (nx, ny) = _centre(track.face.box), _centre(det.box)
+                a = 0.5
+                track.vx = (1 - a) * track.vx + a * (nx - ox) / dt
+                track.vy = (1 - a) * track.vy + a * (ny - oy) / dt
+            track.face = _seen(det, t, track.track_id)
+            track.hits += 1
+        self._tracks = [tr for tr in self._tracks if t - tr.face.last_seen <= self.settings.hold_s]
+
+    def faces_at(self, t: float) -> list[Face]:
+        """Every face to hide at time `t`: detected ones as seen, lost ones extrapolated and grown."""
+        out = []
+        for track in self._tracks:
+            if t - track.face.last_seen > self.settings.hold_s:
+                continue
+            out.append(track.face.with_box(self._predict(track, t)))
+        return out
+
+    def reset(self) -> None:
+        self._tracks.clear()
+
+    def _predict(self, track: _Track, t: float) -> Box:
+        dt = max(0.0, t - track.face.last_seen)
+        if dt == 0.0:
+            return track.face.box
+        x, y, w, h = track.face.box
+        vmax = self.settings.max_speed_frac * w
+        vx = max(-vmax, min(vmax, track.vx))
+        vy = max(-vmax, min(vmax, track.vy))
+        grow = 1.0 + self.settings.growth_per_s * dt
+        cx, cy = x + w / 2 + vx * dt, y + h / 2 + vy * dt
+        nw, nh = w * grow, h * grow
+        return (cx - nw / 2, cy - nh / 2, nw, nh)
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return box[0] + box[2] / 2, box[1] + box[3] / 2
+
+
+def _centre_inside(a: Box, b: Box) -> bool:
+    cx, cy = _centre(a)
+    return b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3]
+
+
+def _seen(face: Face, t: float, track_id: int) -> Face:
+    return Face(face.box, face.score, face.keypoints, t, track_id)
