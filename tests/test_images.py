@@ -22,7 +22,11 @@ def anonymizer():
 
 
 def test_faces_hidden_and_background_untouched(eval_path, anonymizer):
-    cases = [c for c in image_cases(eval_path, drop_heavy_blur=True) if "dlib__" in c[0].name or "Parade" in c[0].name or "Group" in c[0].name]
+    cases = [
+        c
+        for c in image_cases(eval_path, drop_heavy_blur=True)
+        if "dlib__" in c[0].name or "Parade" in c[0].name or "Group" in c[0].name
+    ]
     assert len(cases) >= 10
     effect = effects.EffectSettings()
     checked = 0

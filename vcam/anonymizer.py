@@ -83,8 +83,8 @@ class Anonymizer:
         self._generation += 1
         self._ready = False
         gen = self._generation
-        thread = threading.Thread(target=self._work, args=(gen,), name=f"vcam-detect-{gen}", daemon=True)
-        thread.start()
+        self._thread = threading.Thread(target=self._work, args=(gen,), name=f"vcam-detect-{gen}", daemon=True)
+        self._thread.start()
 
     def _work(self, gen: int) -> None:
         """Detection loop: always works on the newest submitted frame, drops older ones."""
@@ -222,9 +222,12 @@ class Anonymizer:
             self._result_index = -1
 
     def close(self) -> None:
+        """Stop the worker and release the models (waits briefly; a hung detector thread is abandoned)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
 
     def __enter__(self) -> Anonymizer:
         return self

@@ -16,7 +16,7 @@ from vcam import assets, config, effects
 from vcam.anonymizer import AnonymizerSettings
 from vcam.controls import ControlState, LiveControls
 from vcam.scan import RANGES, ScanSettings
-from vcam.sinks import SinkError
+from vcam.sinks import SinkError, VideoFileSink
 from vcam.sources import SourceError
 from vcam.track import TrackerSettings
 
@@ -160,6 +160,10 @@ def cmd_run(cfg: config.Config, args: argparse.Namespace) -> int:
 
     choice = open_output(cfg.output, size[0], size[1], fps, best_effort=args.demo)
     print(choice.note, file=sys.stderr)
+    if isinstance(choice.sink, VideoFileSink) and live_file:
+        # Writing to a file: play the input once instead of looping into an endless file.
+        first.close()
+        holder[:] = [open_source(spec, loop=False, pace=True)]
     controls = LiveControls(
         ControlState(
             enabled=not args.off,

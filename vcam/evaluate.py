@@ -73,6 +73,8 @@ class ImageReport:
 @dataclass
 class VideoReport:
     leaked: int = 0
+    visible: int = 0
+    """Leaked face-frames whose detail still correlates >= 0.5 with the original (features readable)."""
     face_frames: int = 0
     longest_run: dict[str, int] = field(default_factory=dict)
     per_clip: dict[str, tuple[int, int]] = field(default_factory=dict)
@@ -166,6 +168,7 @@ def eval_videos(
                     total += 1
                     if mask is not None and coverage(box, mask) < HIDDEN_SHARE:
                         frame_leaks += 1
+                        report.visible += int(detail_correlation(frame.image, out.image, box) >= 0.5)
                 leaked += frame_leaks
                 run = run + 1 if frame_leaks else 0
                 longest = max(longest, run)

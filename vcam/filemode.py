@@ -179,7 +179,7 @@ def anonymize_files(
     """Anonymize every input; returns one result per file (with `error` set for the ones that failed)."""
     files, errors = collect_inputs(inputs)
     results = [FileResult(Path(e.split(":")[0]), None, 0, 0, e) for e in errors]
-    many = len(files) > 1 or any(p.is_dir() for p in inputs)
+    many = len(inputs) > 1 or any(p.is_dir() for p in inputs)
     with Anonymizer(settings) as anonymizer:
         for path in files:
             out = output_for(path, output, many)

@@ -1,0 +1,107 @@
+"""Fail closed: no raw frame leaves while the detector is not ready, raising, or too slow."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from vcam import effects
+from vcam.anonymizer import STATUS_ERROR, STATUS_SLOW, STATUS_STARTING, Anonymizer, AnonymizerSettings
+from vcam.frames import Face, Frame
+from vcam.sources import read_image
+
+
+class FakeScanner:
+    """Stands in for the scanner at the detector seam: finds nothing, or misbehaves on purpose."""
+
+    def __init__(self, *, raise_scan=False, sleep_scan=0.0, ready_event=None, faces=()):
+        self.raise_scan, self.sleep_scan, self.ready_event, self.faces = raise_scan, sleep_scan, ready_event, faces
+
+    def warm_up(self):
+        if self.ready_event is not None:
+            self.ready_event.wait(10)
+
+    def scan(self, image, t, tracked, budget_s=None):
+        if self.raise_scan:
+            raise RuntimeError("boom")
+        time.sleep(self.sleep_scan)
+        from vcam.scan import ScanResult
+
+        return ScanResult([Face(f, 0.9, (), t) for f in self.faces], [], self.sleep_scan)
+
+    def close(self):
+        pass
+
+
+def face_image(eval_path):
+    return read_image(eval_path / "images" / "dlib__2008_001009.jpg")
+
+
+def assert_curtained(out, raw, status):
+    assert out.curtain == status
+    assert not np.array_equal(out.image, raw)
+    # Not even a face region survives: the curtain replaces the whole frame.
+    assert np.abs(out.image.astype(int) - raw.astype(int)).mean() > 20
+
+
+def test_not_ready_gives_curtain(eval_path):
+    raw = face_image(eval_path)
+    gate = threading.Event()
+    with Anonymizer(scanner_factory=lambda s: FakeScanner(ready_event=gate)) as anon:
+        out = anon.process(Frame(raw, time.monotonic(), 0), effects.EffectSettings(), wait_s=0.05)
+        assert_curtained(out, raw, STATUS_STARTING)
+        gate.set()
+        assert anon.wait_ready(5)
+        out = anon.process(Frame(raw, time.monotonic(), 1), effects.EffectSettings(), wait_s=2)
+        assert out.curtain is None
+
+
+def test_raising_detector_gives_curtain(eval_path):
+    raw = face_image(eval_path)
+    with Anonymizer(scanner_factory=lambda s: FakeScanner(raise_scan=True)) as anon:
+        anon.wait_ready(5)
+        for i in range(5):
+            out = anon.process(Frame(raw, time.monotonic(), i), effects.EffectSettings(), wait_s=0.5)
+            assert_curtained(out, raw, STATUS_ERROR)
+        assert anon.detector_errors >= 1
+
+
+def test_slow_detector_gives_curtain(eval_path):
+    raw = face_image(eval_path)
+    settings = AnonymizerSettings(stale_after_s=0.1, hang_after_s=5)
+    with Anonymizer(settings, scanner_factory=lambda s: FakeScanner(sleep_scan=0.6)) as anon:
+        anon.wait_ready(5)
+        t0 = time.monotonic()
+        out = anon.process(Frame(raw, t0, 0), effects.EffectSettings(), wait_s=0.05)
+        assert_curtained(out, raw, STATUS_STARTING)
+        time.sleep(0.7)  # frame 0 is done now; frame 1 comes 0.7 s later than that result
+        out = anon.process(Frame(raw, time.monotonic(), 1), effects.EffectSettings(), wait_s=0.05)
+        assert_curtained(out, raw, STATUS_SLOW)
+
+
+def test_hung_detector_is_replaced(eval_path):
+    raw = face_image(eval_path)
+    made = []
+
+    def factory(s):
+        made.append(1)
+        return FakeScanner(sleep_scan=30 if len(made) == 1 else 0.0)
+
+    settings = AnonymizerSettings(hang_after_s=0.3)
+    with Anonymizer(settings, scanner_factory=factory) as anon:
+        anon.wait_ready(5)
+        out = anon.process(Frame(raw, time.monotonic(), 0), effects.EffectSettings(), wait_s=0.5)
+        assert out.curtain is not None
+        assert anon.detector_restarts == 1
+        anon.wait_ready(5)
+        out = anon.process(Frame(raw, time.monotonic(), 1), effects.EffectSettings(), wait_s=2)
+        assert out.curtain is None
+
+
+def test_off_is_explicit(eval_path):
+    raw = face_image(eval_path)
+    with Anonymizer(scanner_factory=lambda s: FakeScanner(raise_scan=True)) as anon:
+        out = anon.process(Frame(raw, 0.0, 0), effects.EffectSettings(), enabled=False)
+        assert out.image is raw and out.curtain is None
