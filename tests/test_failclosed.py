@@ -18,6 +18,9 @@ class FakeScanner:
 
     def __init__(self, *, raise_scan=False, sleep_scan=0.0, ready_event=None, faces=()):
         self.raise_scan, self.sleep_scan, self.ready_event, self.faces = raise_scan, sleep_scan, ready_event, faces
+        from vcam.scan import ScanSettings
+
+        self.settings = ScanSettings()
 
     def warm_up(self):
         if self.ready_event is not None:

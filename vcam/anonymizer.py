@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -51,6 +51,7 @@ class Output:
 class _Job:
     frame: Frame
     budget_s: float | None
+    detection_range: str | None = None
 
 
 class Anonymizer:
@@ -113,6 +114,9 @@ class Anonymizer:
                 job, self._job = self._job, None
                 self._busy_since = time.monotonic()
                 expected = self._tracker.faces_at(job.frame.t)
+            if job.detection_range and job.detection_range != scanner.settings.detection_range:
+                # A live change from the tray: models load lazily, so the switch costs one slow frame at most.
+                scanner.settings = replace(scanner.settings, detection_range=job.detection_range)
             try:
                 result = scanner.scan(job.frame.image, job.frame.t, expected, job.budget_s)
             except Exception as exc:  # noqa: BLE001 - any detector failure must curtain, not crash
@@ -168,12 +172,14 @@ class Anonymizer:
         enabled: bool = True,
         wait_s: float | None = None,
         budget_s: float | None = None,
+        detection_range: str | None = None,
     ) -> Output:
         """Anonymize one frame.
 
         `wait_s` is how long to wait for detection on this frame (None: until
         it is done, bounded by `hang_after_s`); `budget_s` is the time the
-        scanner may spend (None: run every pass).
+        scanner may spend (None: run every pass); `detection_range` switches
+        the scanner's range from this frame on (None: keep it).
         """
         if not enabled:
             return Output(frame.image, [], None, 0.0, frame)
@@ -181,7 +187,7 @@ class Anonymizer:
         limit = s.hang_after_s if wait_s is None else wait_s
         deadline = time.monotonic() + limit
         with self._cond:
-            self._job = _Job(frame, budget_s)
+            self._job = _Job(frame, budget_s, detection_range)
             self._cond.notify_all()
             while self._result_index < frame.index and not self._closed:
                 left = deadline - time.monotonic()

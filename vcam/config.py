@@ -89,6 +89,23 @@ def load(path: Path | None = None) -> tuple[Config, list[str]]:
     return replace(Config(), **good), warnings
 
 
+def save_changes(changes: dict[str, object], path: Path | None = None) -> str | None:
+    """Persist live changes (from the tray or `vcam ctl`) into the user's file, keeping their other keys.
+
+    A file with problems is never rewritten: the change still applies to the running camera, and the
+    returned message says why it was not saved. Returns None when saved.
+    """
+    path = path or config_path()
+    current, warnings = load(path)
+    if warnings:
+        return f"settings not saved: fix {path} first ({warnings[0]})"
+    try:
+        save(replace(current, **{k: check(k, v) for k, v in changes.items()}), path)
+    except (OSError, ValueError) as exc:
+        return f"settings not saved to {path}: {exc}"
+    return None
+
+
 def save(config: Config, path: Path | None = None) -> Path:
     """Write atomically (temporary file, then rename) so a crash never leaves half a file. Owner-only permissions."""
     path = path or config_path()

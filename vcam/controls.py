@@ -21,6 +21,9 @@ class ControlState:
     intensity: int = 70
     detection_range: str = "auto"
     margin: float = 1.45
+    camera: str = "0"
+    """Webcam index or device path; a change makes the live pipeline reopen its source."""
+    preview: bool = False
 
     def effect(self) -> EffectSettings:
         return EffectSettings(style=self.style, intensity=self.intensity, margin=self.margin)  # type: ignore[arg-type]
@@ -40,6 +43,12 @@ def validate(name: str, value: object) -> object:
     elif name == "detection_range":
         if value not in RANGES:
             raise ValueError(f"detection range must be one of {', '.join(RANGES)} (got {value!r})")
+    elif name == "preview":
+        if not isinstance(value, bool):
+            raise ValueError("preview must be true or false")
+    elif name == "camera":
+        if not isinstance(value, str) or not value.strip():
+            raise ValueError(f"camera must be a webcam index or device path (got {value!r})")
     elif name == "margin":
         if isinstance(value, bool) or not isinstance(value, int | float) or not 1.0 <= value <= 3.0:
             raise ValueError(f"margin must be a number from 1.0 to 3.0 (got {value!r})")

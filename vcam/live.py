@@ -26,6 +26,9 @@ from vcam.sources import Source, SourceError
 
 STATUS_NO_CAMERA = "Privacy curtain: camera disconnected, reconnecting"
 
+# What the pipeline is doing, at a glance (the tray's icon and status line).
+ANONYMIZING, PAUSED, CURTAIN, NO_CAMERA, STARTING = "anonymizing", "paused", "curtain", "no camera", "starting"
+
 
 @dataclass(frozen=True, slots=True)
 class Stats:
@@ -39,6 +42,10 @@ class Stats:
     dropped_frames: int
     camera_ok: bool
     detector_restarts: int
+    state: str = STARTING
+    """One of ANONYMIZING, PAUSED, CURTAIN, NO_CAMERA, STARTING."""
+    sink_errors: int = 0
+    camera_losses: int = 0
 
     def line(self) -> str:
         return (
@@ -90,6 +97,7 @@ class LivePipeline:
         stale_camera_s: float = 2.0,
         on_stats: Callable[[Stats], None] | None = None,
         stats_every_s: float = 5.0,
+        on_output: Callable[[np.ndarray], None] | None = None,
     ) -> None:
         self._open_source = open_source
         self.sink = sink
@@ -100,6 +108,10 @@ class LivePipeline:
         self._stale_camera_s = stale_camera_s
         self._on_stats = on_stats
         self._stats_every_s = stats_every_s
+        self._on_output = on_output
+        self._reopen = threading.Event()
+        self._state = STARTING
+        self.camera_losses = 0
         self._latest = _Latest()
         self._stop = threading.Event()
         self._source_done = threading.Event()
@@ -115,10 +127,21 @@ class LivePipeline:
         self._capture = threading.Thread(target=self._capture_loop, name="vcam-capture", daemon=True)
 
     # -- capture -----------------------------------------------------------------------
+    def reopen_source(self) -> None:
+        """Close the current source and open a new one (the camera choice changed); curtain until it delivers."""
+        self._reopen.set()
+
     def _capture_loop(self) -> None:
         backoff = 0.5
         source: Source | None = None
         while not self._stop.is_set():
+            if self._reopen.is_set():
+                self._reopen.clear()
+                if source is not None:
+                    source.close()
+                    source = None
+                self._camera_ok = False
+                self.anonymizer.reset()
             if source is None:
                 try:
                     source = self._open_source()
@@ -133,6 +156,7 @@ class LivePipeline:
                 frame = source.read()
             except SourceError as exc:
                 self._camera_ok, self.source_error = False, str(exc)
+                self.camera_losses += 1
                 source.close()
                 source = None
                 continue
@@ -180,8 +204,14 @@ class LivePipeline:
         state = self.controls.snapshot()
         budget = self._budget_s if self._budget_s is not None else interval
         out = self.anonymizer.process(
-            frame, state.effect(), enabled=state.enabled, wait_s=budget * 0.8, budget_s=budget * 0.6
+            frame,
+            state.effect(),
+            enabled=state.enabled,
+            wait_s=budget * 0.8,
+            budget_s=budget * 0.6,
+            detection_range=state.detection_range,
         )
+        self._state = PAUSED if not state.enabled else CURTAIN if out.curtain else ANONYMIZING
         self._send(out.image, curtained=out.curtain is not None)
         with self._lock:
             self._latencies.append(time.monotonic() - frame.t)
@@ -194,6 +224,7 @@ class LivePipeline:
             image = np.zeros((h, w, 3), np.uint8)
         else:
             image = last.image
+        self._state = NO_CAMERA
         self._send(curtain(image, STATUS_NO_CAMERA), curtained=True)
 
     def _send(self, image: np.ndarray, *, curtained: bool) -> None:
@@ -206,6 +237,8 @@ class LivePipeline:
             self.frames += 1
             self.curtain_frames += int(curtained)
             self._publish_times.append(time.monotonic())
+        if self._on_output is not None:
+            self._on_output(image)
 
     def stop(self) -> None:
         self._stop.set()
@@ -229,4 +262,7 @@ class LivePipeline:
                 dropped_frames=self._latest.overwritten,
                 camera_ok=self._camera_ok,
                 detector_restarts=self.anonymizer.detector_restarts,
+                state=self._state,
+                sink_errors=self.sink_errors,
+                camera_losses=self.camera_losses,
             )

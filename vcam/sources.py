@@ -35,6 +35,11 @@ class Source(Protocol):
     name: str
     fps: float
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the frames `read` will return."""
+        ...
+
     def read(self) -> Frame | None: ...
 
     def close(self) -> None: ...
@@ -137,6 +142,10 @@ class ImageSource:
         self._image = normalise(read_image(self.path))
         self._index = 0
 
+    @property
+    def size(self) -> tuple[int, int]:
+        return self._image.shape[1], self._image.shape[0]
+
     def read(self) -> Frame | None:
         if self.frames is not None and self._index >= self.frames:
             return None
@@ -181,6 +190,11 @@ class CameraSource:
             self.fps = got
         return cap
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """What the camera agreed to deliver (it may ignore the requested size)."""
+        return int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
     def read(self) -> Frame | None:
         ok, image = self._cap.read()
         if not ok or image is None:
@@ -214,3 +228,31 @@ def open_source(
     if suffix in VIDEO_SUFFIXES or path.is_file():
         return VideoFileSource(path, loop=loop, pace=pace)
     raise SourceError(f"{path}: no such file")
+
+
+@dataclass(frozen=True, slots=True)
+class CameraInfo:
+    spec: str
+    """What `open_source` takes: an index or a device path."""
+    label: str
+
+
+def list_cameras(sysfs: Path = Path("/sys/class/video4linux")) -> list[CameraInfo]:
+    """The webcams to offer in the tray, without opening any (opening one lights its LED).
+
+    On Linux the kernel names every capture node; virtual (v4l2loopback) devices, our own
+    output among them, and the metadata nodes of UVC cameras (index > 0) are left out.
+    Elsewhere OpenCV cannot list devices without opening them, so the first two indices are offered.
+    """
+    if not sysfs.is_dir():
+        return [CameraInfo("0", "Camera 0 (default)"), CameraInfo("1", "Camera 1")]
+    found = []
+    for node in sorted(sysfs.glob("video*"), key=lambda p: int(p.name[5:]) if p.name[5:].isdigit() else 0):
+        if "/virtual/" in str(node.resolve()):
+            continue
+        index = (node / "index").read_text().strip() if (node / "index").exists() else "0"
+        if index != "0":
+            continue
+        name = (node / "name").read_text().strip() if (node / "name").exists() else node.name
+        found.append(CameraInfo(f"/dev/{node.name}", f"{name} (/dev/{node.name})"))
+    return found
