@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
+import pyvirtualcam
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,3 +23,36 @@ def eval_path() -> Path:
     if not (path / "manifest.json").is_file():
         pytest.fail(f"evaluation data not found at {path}; set VCAM_EVAL_DIR")
     return path
+
+
+class RecordingBackend:
+    """A pyvirtualcam backend that keeps every frame sent, as the real device would receive it."""
+
+    frames: list = []
+    times: list = []
+
+    def __init__(self, *, width, height, fps, fourcc, device, **kw):
+        self.width, self.height = width, height
+        RecordingBackend.frames, RecordingBackend.times = [], []
+
+    def send(self, frame):
+        RecordingBackend.frames.append(frame.reshape(self.height, self.width, 3).copy())
+        RecordingBackend.times.append(time.monotonic())
+
+    def close(self):
+        pass
+
+    def device(self):
+        return "recording"
+
+    def native_fmt(self):
+        return None
+
+
+@pytest.fixture
+def recording_backend():
+    pyvirtualcam.register_backend("recording", RecordingBackend)
+    yield RecordingBackend
+    from pyvirtualcam import camera
+
+    camera.BACKENDS.pop("recording", None)

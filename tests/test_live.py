@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
-import pyvirtualcam
 
 from vcam import effects
 from vcam.anonymizer import Anonymizer
@@ -15,39 +12,6 @@ from vcam.evaluate import coverage, frame_boxes, video_cases
 from vcam.live import LivePipeline
 from vcam.sinks import SinkError, VirtualCameraSink
 from vcam.sources import VideoFileSource
-
-
-class RecordingBackend:
-    """A pyvirtualcam backend that keeps every frame sent, as the real device would receive it."""
-
-    frames: list = []
-    times: list = []
-
-    def __init__(self, *, width, height, fps, fourcc, device, **kw):
-        self.width, self.height = width, height
-        RecordingBackend.frames, RecordingBackend.times = [], []
-
-    def send(self, frame):
-        RecordingBackend.frames.append(frame.reshape(self.height, self.width, 3).copy())
-        RecordingBackend.times.append(time.monotonic())
-
-    def close(self):
-        pass
-
-    def device(self):
-        return "recording"
-
-    def native_fmt(self):
-        return None
-
-
-@pytest.fixture
-def recording_backend():
-    pyvirtualcam.register_backend("recording", RecordingBackend)
-    yield RecordingBackend
-    from pyvirtualcam import camera
-
-    camera.BACKENDS.pop("recording", None)
 
 
 def test_live_file_source_to_virtual_camera(eval_path, recording_backend):
@@ -62,7 +26,7 @@ def test_live_file_source_to_virtual_camera(eval_path, recording_backend):
         pipeline = LivePipeline(lambda: source, sink, anon, controls, fps=source.fps)
         pipeline.run()
     sink.close()
-    frames, times = RecordingBackend.frames, RecordingBackend.times
+    frames, times = recording_backend.frames, recording_backend.times
     assert len(frames) >= 0.9 * gt["frames"]
     rate = (len(times) - 1) / (times[-1] - times[0])
     assert abs(rate - source.fps) < 0.2 * source.fps

@@ -9,10 +9,11 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import threading
 from dataclasses import replace
 from pathlib import Path
 
-from vcam import assets, config, effects
+from vcam import assets, config, control, effects
 from vcam.anonymizer import AnonymizerSettings
 from vcam.controls import ControlState, LiveControls
 from vcam.scan import RANGES, ScanSettings
@@ -80,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stats", action="store_true", help="print fps, latency and detection figures every 5 s")
     run.add_argument("--seconds", type=_bounded(float, 0.1, 1e9), help="stop after this long")
     run.add_argument("--off", action="store_true", help="start with anonymization OFF (shows real faces)")
+    run.add_argument("--no-tray", action="store_true", help="run headless; control it with `vcam ctl`")
     _add_anonymizing_options(run)
 
     anon = sub.add_parser("anonymize", help="anonymize image and video files or folders")
@@ -92,6 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     anon.add_argument("--keep-audio", action="store_true", help="copy the audio track (needs ffmpeg / vcam[audio])")
     _add_anonymizing_options(anon)
+
+    ctl = sub.add_parser("ctl", help="control the running camera (for hotkeys and scripts)")
+    ctl.add_argument("action", choices=control.COMMANDS, help="status, on, off, toggle, show, quit, or set KEY VALUE")
+    ctl.add_argument("words", nargs="*", help="for set: KEY VALUE, e.g. intensity 80, style pixelate, range far")
+    auto = sub.add_parser("autostart", help="start the camera at login")
+    auto.add_argument("action", choices=("enable", "disable", "status"))
 
     sub.add_parser("doctor", help="check webcam, virtual camera, models and tray support")
     ev = sub.add_parser("eval", help="measure coverage and leaks on an evaluation folder", add_help=False)
@@ -134,36 +142,42 @@ def _effect(cfg: config.Config) -> effects.EffectSettings:
     return effects.EffectSettings(style=cfg.style, intensity=cfg.intensity, margin=cfg.margin)  # type: ignore[arg-type]
 
 
+def _is_camera(spec: str | Path) -> bool:
+    return isinstance(spec, str) and (spec.isdigit() or spec.startswith("/dev/"))
+
+
+def _single_instance(endpoint: control.Endpoint) -> control.InstanceLock | None:
+    """Take the instance lock, or ask the running camera to show itself and return None."""
+    lock = control.InstanceLock(endpoint)
+    if lock.acquire():
+        return lock
+    try:
+        control.request(endpoint, {"cmd": "show"})
+        print("Face Anonymizer Camera is already running; asked it to show its preview.", file=sys.stderr)
+    except control.ControlError as exc:
+        raise CliError(f"another vcam holds the camera but does not answer ({exc})") from None
+    return None
+
+
 def cmd_run(cfg: config.Config, args: argparse.Namespace) -> int:
-    from vcam.anonymizer import Anonymizer
-    from vcam.live import LivePipeline
+    from vcam.service import CameraService, SourceSpec
     from vcam.sinks import open_output
     from vcam.sources import open_source
 
-    if args.demo:
-        spec: str | Path = assets.assets_dir() / assets.DEMO_CLIP
-    elif args.input is not None:
-        spec = args.input
-    else:
-        spec = cfg.camera
-    live_file = not (isinstance(spec, str) and (spec.isdigit() or spec.startswith("/dev/")))
-    # Open once up front so a missing camera or bad file is reported now, clearly.
-    first = open_source(spec, loop=live_file, pace=live_file, width=cfg.width, height=cfg.height, fps=cfg.fps)
-    size = first.size if hasattr(first, "size") else (cfg.width, cfg.height)
-    fps = first.fps
-    holder = [first]
+    endpoint = control.Endpoint.default()
+    lock = _single_instance(endpoint)
+    if lock is None:
+        return 0
+    try:
+        return _run_locked(cfg, args, endpoint, CameraService, SourceSpec, open_output, open_source)
+    finally:
+        lock.release()
 
-    def reopen():
-        if holder:
-            return holder.pop()
-        return open_source(spec, loop=live_file, pace=live_file, width=cfg.width, height=cfg.height, fps=cfg.fps)
 
-    choice = open_output(cfg.output, size[0], size[1], fps, best_effort=args.demo)
-    print(choice.note, file=sys.stderr)
-    if isinstance(choice.sink, VideoFileSink) and live_file:
-        # Writing to a file: play the input once instead of looping into an endless file.
-        first.close()
-        holder[:] = [open_source(spec, loop=False, pace=True)]
+def _run_locked(cfg, args, endpoint, CameraService, SourceSpec, open_output, open_source) -> int:  # noqa: N803
+    tray = None if args.no_tray else _try_tray()
+    file = assets.assets_dir() / assets.DEMO_CLIP if args.demo else args.input
+    spec: str | Path = file if file is not None else cfg.camera
     controls = LiveControls(
         ControlState(
             enabled=not args.off,
@@ -171,31 +185,106 @@ def cmd_run(cfg: config.Config, args: argparse.Namespace) -> int:
             intensity=cfg.intensity,
             detection_range=cfg.detection_range,
             margin=cfg.margin,
+            camera=cfg.camera,
         )
     )
+    first = None
+    try:
+        # Open once up front so a missing camera or bad file is reported now, clearly.
+        first = open_source(
+            spec, loop=file is not None, pace=file is not None, width=cfg.width, height=cfg.height, fps=cfg.fps
+        )
+        size, fps = first.size, first.fps
+    except SourceError as exc:
+        if tray is None or file is not None:
+            raise
+        # With the tray (e.g. started at login before the webcam is plugged in): curtain and keep retrying.
+        print(f"vcam: {exc}\nPublishing the privacy curtain until the camera appears.", file=sys.stderr)
+        size, fps = (cfg.width, cfg.height), cfg.fps
+    choice = open_output(cfg.output, size[0], size[1], fps, best_effort=args.demo)
+    print(choice.note, file=sys.stderr)
+    loop = file is not None
+    if file is not None and isinstance(choice.sink, VideoFileSink):
+        # Writing to a file: play the input once instead of looping into an endless file.
+        first.close()
+        first, loop = None, False
     if args.off:
         print("WARNING: anonymization is OFF: real faces are published.", file=sys.stderr)
-    with Anonymizer(anonymizer_settings(cfg, live=True)) as anonymizer:
-        pipeline = LivePipeline(
-            reopen,
-            choice.sink,
-            anonymizer,
-            controls,
-            fps=fps,
-            on_stats=(lambda s: print(s.line(), file=sys.stderr)) if args.stats else None,
-        )
-        signal.signal(signal.SIGTERM, lambda *_: pipeline.stop())
-        if args.seconds:
-            import threading
+    service = CameraService(
+        controls,
+        SourceSpec(file=file, loop=loop, width=cfg.width, height=cfg.height, fps=cfg.fps),
+        choice.sink,
+        anonymizer_settings(cfg, live=True),
+        fps=fps,
+        config_file=args.config,
+        on_stats=(lambda s: print(s.line(), file=sys.stderr)) if args.stats else None,
+        first_source=first,
+    )
+    server = control.ControlServer(endpoint, service.handle)
+    signal.signal(signal.SIGTERM, lambda *_: service.stop())
+    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    if args.seconds:
+        threading.Timer(args.seconds, service.stop).start()
+    service.start()
+    try:
+        if tray is not None:
+            from vcam.autostart import Autostart
+            from vcam.tray import TrayApp
 
-            threading.Timer(args.seconds, pipeline.stop).start()
-        try:
-            pipeline.run()
-        except KeyboardInterrupt:
-            pipeline.stop()
-        finally:
-            choice.sink.close()
-        print(pipeline.stats().line(), file=sys.stderr)
+            TrayApp(tray, service, Autostart(), camera_menu=file is None).run()
+        else:
+            while not service.wait(0.2):
+                pass
+    finally:
+        service.stop()
+        server.close()
+    print(service.stats().line(), file=sys.stderr)
+    if service.save_note:
+        print(f"warning: {service.save_note}", file=sys.stderr)
+    return 0
+
+
+def _try_tray():
+    from vcam.tray import TrayUnavailable, load_pystray
+
+    try:
+        return load_pystray()
+    except TrayUnavailable as exc:
+        print(f"vcam: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_ctl(args: argparse.Namespace) -> int:
+    req: dict[str, object] = {"cmd": args.action}
+    if args.action == "set":
+        if len(args.words) != 2:
+            raise CliError("usage: vcam ctl set KEY VALUE   (e.g. vcam ctl set intensity 80)")
+        req["key"], req["value"] = args.words
+    elif args.words:
+        raise CliError(f"vcam ctl {args.action} takes no arguments")
+    answer = control.request(control.Endpoint.default(), req)
+    if args.action == "quit":
+        print("stopping", file=sys.stderr)
+        return 0
+    print(answer["line"])
+    if args.action == "status":
+        for key, value in answer["controls"].items():
+            print(f"  {key} = {value}")
+    if answer.get("save_note"):
+        print(f"warning: {answer['save_note']}", file=sys.stderr)
+    return 0
+
+
+def cmd_autostart(args: argparse.Namespace) -> int:
+    from vcam.autostart import Autostart
+
+    auto = Autostart()
+    if args.action == "enable":
+        print(f"start at login enabled: {auto.enable()}")
+    elif args.action == "disable":
+        print(f"start at login disabled: {auto.disable()}")
+    else:
+        print(auto.describe())
     return 0
 
 
@@ -230,6 +319,14 @@ def main(argv: list[str] | None = None) -> int:
         from vcam.evaluate import main as eval_main
 
         return eval_main(args.rest)
+    try:
+        if args.command == "ctl":
+            return cmd_ctl(args)
+        if args.command == "autostart":
+            return cmd_autostart(args)
+    except (CliError, control.ControlError, OSError) as exc:
+        print(f"vcam: {exc}", file=sys.stderr)
+        return 2
     cfg, warnings = config.load(args.config)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
@@ -238,6 +335,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             return cmd_run(cfg, args)
         return cmd_anonymize(cfg, args)
-    except (CliError, SinkError, SourceError, FileNotFoundError) as exc:
+    except (CliError, SinkError, SourceError, control.ControlError, FileNotFoundError) as exc:
         print(f"vcam: {exc}", file=sys.stderr)
         return 2

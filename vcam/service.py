@@ -1,0 +1,215 @@
+"""The running camera: source, anonymizer, live pipeline and sink, steered by LiveControls.
+
+`vcam` (with the tray) and `vcam run --no-tray` both run one `CameraService`.
+It owns the one place where a control change takes effect: the pipeline reads
+the controls every frame, a camera change reopens the source, and each change
+is saved to the config file. It also answers the local control channel
+(`vcam ctl`), which is how a second start or a hotkey script reaches it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from vcam import config
+from vcam.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.controls import ControlState, LiveControls
+from vcam.live import ANONYMIZING, PAUSED, LivePipeline, Stats
+from vcam.preview import PreviewWindow
+from vcam.sinks import Sink
+from vcam.sources import Source, open_source
+
+# Settings the tray and `vcam ctl set` may change; `enabled` is never saved: the camera always starts anonymizing.
+SAVED_CONTROLS = ("style", "intensity", "detection_range", "camera", "margin")
+SETTABLE = ("style", "intensity", "detection_range", "camera", "margin", "preview")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What to read: a camera (its spec comes from the controls, so the tray can switch it) or a file."""
+
+    file: Path | None = None
+    loop: bool = True
+    width: int = 1280
+    height: int = 720
+    fps: float = 30.0
+
+    def opener(self, controls: LiveControls) -> Callable[[], Source]:
+        if self.file is not None:
+            path = self.file
+            return lambda: open_source(path, loop=self.loop, pace=True, width=self.width, height=self.height)
+        return lambda: open_source(controls.snapshot().camera, width=self.width, height=self.height, fps=self.fps)
+
+
+class CameraService:
+    """Start with `start()`, stop with `stop()` (idempotent, from any thread); `wait()` blocks until stopped."""
+
+    def __init__(
+        self,
+        controls: LiveControls,
+        source: SourceSpec,
+        sink: Sink,
+        anonymizer_settings: AnonymizerSettings,
+        *,
+        fps: float,
+        config_file: Path | None = None,
+        save_settings: bool = True,
+        on_stats: Callable[[Stats], None] | None = None,
+        first_source: Source | None = None,
+    ) -> None:
+        self.controls = controls
+        self.sink = sink
+        self._config_file = config_file
+        self._save_settings = save_settings
+        self.save_note: str | None = None
+        self._stopped = threading.Event()
+        self._listeners: list[Callable[[], None]] = []
+        self.preview = PreviewWindow(self.status_line, on_closed=lambda: self._set_quietly(preview=False))
+        self.anonymizer = Anonymizer(anonymizer_settings)
+        opener = source.opener(controls)
+        pending = [first_source] if first_source is not None else []
+        self.pipeline = LivePipeline(
+            lambda: pending.pop() if pending else opener(),
+            sink,
+            self.anonymizer,
+            controls,
+            fps=fps,
+            on_stats=on_stats,
+            on_output=self.preview.offer,
+        )
+        self._last_state = controls.snapshot()
+        controls.subscribe(self._changed)
+        self._thread = threading.Thread(target=self._run, name="vcam-pipeline", daemon=True)
+
+    # -- life cycle ----------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread.start()
+        if self.controls.snapshot().preview:
+            self.preview.show()
+
+    def _run(self) -> None:
+        try:
+            self.pipeline.run()
+        finally:
+            self._stopped.set()
+            self._notify()
+
+    def stop(self) -> None:
+        """Release camera, models and virtual device; safe to call twice and from signal handlers."""
+        self.pipeline.stop()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout=3.0)
+        self.preview.hide()
+        self.anonymizer.close()
+        self.sink.close()
+        self._stopped.set()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._stopped.wait(timeout)
+
+    @property
+    def running(self) -> bool:
+        return not self._stopped.is_set()
+
+    def add_listener(self, listener: Callable[[], None]) -> None:
+        """Called after any change not made by the caller itself (ctl, preview closed, pipeline ended)."""
+        self._listeners.append(listener)
+
+    def _notify(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # -- controls ------------------------------------------------------------------------
+    def _set_quietly(self, **changes: object) -> None:
+        self.controls.update(**changes)
+        self._notify()
+
+    def _changed(self, state: ControlState) -> None:
+        old, self._last_state = self._last_state, state
+        if state.camera != old.camera:
+            self.pipeline.reopen_source()
+        if state.preview != old.preview:
+            if state.preview:
+                self.preview.show()
+            else:
+                self.preview.hide()
+        changes = {k: getattr(state, k) for k in SAVED_CONTROLS if getattr(state, k) != getattr(old, k)}
+        if changes and self._save_settings:
+            self.save_note = config.save_changes(changes, self._config_file)
+
+    # -- status and the control channel ------------------------------------------------
+    def stats(self) -> Stats:
+        return self.pipeline.stats()
+
+    def state(self) -> str:
+        """The pipeline's state, but a pause or resume shows at once (the pipeline only sees it on its next frame)."""
+        state = self.stats().state
+        if not self.controls.snapshot().enabled:
+            return PAUSED
+        return ANONYMIZING if state == PAUSED else state
+
+    def status_line(self) -> str:
+        """E.g. "Anonymizing · 2 faces · 30 fps"; what the tray menu and preview show."""
+        s = self.stats()
+        if self.state() == PAUSED:
+            return f"PAUSED - real faces visible · {s.fps:.0f} fps"
+        head = self.state().capitalize()
+        faces = f"{s.faces} face{'s' if s.faces != 1 else ''}"
+        return f"{head} · {faces} · {s.fps:.0f} fps"
+
+    def status(self) -> dict:
+        return {
+            "state": self.state(),
+            "line": self.status_line(),
+            "controls": asdict(self.controls.snapshot()),
+            "stats": asdict(self.stats()),
+            "save_note": self.save_note,
+        }
+
+    def handle(self, req: dict) -> dict:
+        """One control request (already checked by `control.parse_request`); ValueError for bad values."""
+        cmd = req["cmd"]
+        if cmd == "on":
+            self._set_quietly(enabled=True)
+        elif cmd == "off":
+            self._set_quietly(enabled=False)
+        elif cmd == "toggle":
+            self._set_quietly(enabled=not self.controls.snapshot().enabled)
+        elif cmd == "show":
+            self._set_quietly(preview=True)
+        elif cmd == "set":
+            key = req["key"].replace("-", "_")
+            if key == "range":
+                key = "detection_range"
+            if key not in SETTABLE:
+                raise ValueError(f"cannot set {req['key']!r}; settable: {', '.join(SETTABLE)}")
+            self._set_quietly(**{key: coerce(key, req["value"])})
+        elif cmd == "quit":
+            threading.Thread(target=self.stop, name="vcam-quit", daemon=True).start()
+            return {"ok": True, "quitting": True}
+        return {"ok": True, **self.status()}
+
+
+def coerce(key: str, value: object) -> object:
+    """Turn a command-line string into the control's type (`intensity 80` -> 80); validation happens in controls."""
+    kinds = {f.name: f.type for f in fields(ControlState)}
+    if not isinstance(value, str):
+        return value
+    kind = kinds.get(key)
+    try:
+        if kind in ("int", int):
+            return int(value)
+        if kind in ("float", float):
+            return float(value)
+    except ValueError:
+        raise ValueError(f"{key} must be a number (got {value!r})") from None
+    if kind in ("bool", bool):
+        if value.lower() in ("on", "true", "yes", "1"):
+            return True
+        if value.lower() in ("off", "false", "no", "0"):
+            return False
+        raise ValueError(f"{key} must be on or off (got {value!r})")
+    return value
