@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -131,26 +130,28 @@ class VirtualCameraSink:
 
 
 class WindowSink:
-    """A preview window (OpenCV HighGUI). Raises SinkError where there is no display."""
+    """A window showing the output (in a child process, see `vcam.preview`). SinkError where there is no display."""
 
-    def __init__(self, title: str = "Face Anonymizer Camera (preview)") -> None:
-        if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    def __init__(self, title: str = "Face Anonymizer Camera (output)") -> None:
+        from vcam.preview import PreviewWindow, display_available
+
+        if not display_available():
             raise SinkError("no display for a preview window (DISPLAY is not set); use --output FILE or --output null")
         self.name = "preview window"
-        self._title = title
-        try:
-            cv2.namedWindow(title, cv2.WINDOW_NORMAL)
-        except cv2.error as exc:
-            raise SinkError(f"cannot open a preview window: {exc}") from exc
-        self.closed_by_user = False
+        self._window = PreviewWindow(lambda: "", max_width=None, title=title)
+        self._window.show()
+        self._sent = False
+
+    @property
+    def closed_by_user(self) -> bool:
+        return self._sent and not self._window.visible
 
     def send(self, image: np.ndarray) -> None:
-        cv2.imshow(self._title, image)
-        if cv2.waitKey(1) & 0xFF in (ord("q"), 27):
-            self.closed_by_user = True
+        self._window.offer(image)
+        self._sent = True
 
     def close(self) -> None:
-        cv2.destroyWindow(self._title)
+        self._window.hide()
 
 
 class VideoFileSink:
