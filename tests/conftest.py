@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -56,3 +57,7 @@ def recording_backend():
     from pyvirtualcam import camera
 
     camera.BACKENDS.pop("recording", None)
+
+
+# The fault injectors live in bench/ (the soak benchmark uses them too).
+sys.path.insert(0, str(ROOT / "bench"))

@@ -71,6 +71,23 @@ def test_raising_detector_gives_curtain(eval_path):
         assert anon.detector_errors >= 1
 
 
+def test_persistent_detector_error_does_not_rebuild_models_every_frame(eval_path):
+    """mediapipe keeps memory per detector ever created: a persistent error must back off, not rebuild per frame."""
+    raw = face_image(eval_path)
+    built = []
+    with Anonymizer(scanner_factory=lambda s: built.append(1) or FakeScanner(raise_scan=True)) as anon:
+        anon.wait_ready(5)
+        t_end = time.monotonic() + 2.0
+        i = 0
+        while time.monotonic() < t_end:
+            out = anon.process(Frame(raw, time.monotonic(), i), effects.EffectSettings(), wait_s=0.03)
+            assert out.curtain in (STATUS_ERROR, STATUS_STARTING)
+            assert_curtained(out, raw, out.curtain)
+            time.sleep(1 / 30)
+            i += 1
+        assert anon.detector_errors >= 3 and len(built) <= 3, (anon.detector_errors, len(built))
+
+
 def test_slow_detector_gives_curtain(eval_path):
     raw = face_image(eval_path)
     settings = AnonymizerSettings(stale_after_s=0.1, hang_after_s=5)

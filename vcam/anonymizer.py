@@ -36,6 +36,8 @@ class AnonymizerSettings:
     """Newest detection older than this (relative to the frame) means the frame is curtained."""
     hang_after_s: float = 3.0
     """A detection call running longer than this is abandoned and the detector recreated."""
+    rebuild_after: int = 3
+    """Failed scans in a row before the models are recreated."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +90,14 @@ class Anonymizer:
         self._thread.start()
 
     def _work(self, gen: int) -> None:
-        """Detection loop: always works on the newest submitted frame, drops older ones."""
+        """Detection loop: always works on the newest submitted frame, drops older ones.
+
+        A failing scan curtains at once. The models are only recreated after `rebuild_after`
+        failures in a row, and with growing pauses: mediapipe keeps ~3 MB per detector it ever
+        created, so rebuilding on every error of a persistent fault would grow memory without end.
+        """
         scanner: Scanner | None = None
+        failures = 0
         while True:
             if scanner is None:
                 try:
@@ -120,27 +128,35 @@ class Anonymizer:
             try:
                 result = scanner.scan(job.frame.image, job.frame.t, expected, job.budget_s)
             except Exception as exc:  # noqa: BLE001 - any detector failure must curtain, not crash
+                failures += 1
                 with self._cond:
                     self.detector_errors += 1
                     self._error = f"{type(exc).__name__}: {exc}"
                     self._busy_since = None
                     self._ready = False
                     self._cond.notify_all()
-                scanner.close()
-                scanner = None
+                if failures >= self.settings.rebuild_after:
+                    scanner.close()
+                    scanner = None
+                    pause = min(30.0, 0.5 * 2 ** (failures - self.settings.rebuild_after))
+                    with self._cond:
+                        self._cond.wait_for(lambda: self._closed or gen != self._generation, timeout=pause)
                 continue
+            failures = 0
             with self._cond:
                 if gen != self._generation:
                     break
                 self._busy_since = None
                 self._error = None
+                self._ready = True
                 if self._result_t is None or job.frame.t >= self._result_t:
                     self._tracker.update(result.faces, job.frame.t)
                     self._result_t = job.frame.t
                     self._result_index = job.frame.index
                     self._detect_s = result.elapsed_s
                 self._cond.notify_all()
-        scanner.close()
+        if scanner is not None:
+            scanner.close()
 
     def _make_scanner(self) -> Scanner:
         scanner = self._scanner_factory(self.settings.scan)

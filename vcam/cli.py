@@ -135,7 +135,12 @@ def anonymizer_settings(cfg: config.Config, *, live: bool) -> AnonymizerSettings
         # Files have no frame budget: CenterFace sees the full resolution there.
         centerface_width=640 if live else 0,
     )
-    return AnonymizerSettings(scan=scan, tracker=TrackerSettings(hold_s=cfg.hold_ms / 1000))
+    return AnonymizerSettings(
+        scan=scan,
+        tracker=TrackerSettings(hold_s=cfg.hold_ms / 1000),
+        # Files have no deadline: scanning every tile of an 8000x8000 photo takes ~10 s, which is no hang.
+        hang_after_s=3.0 if live else 600.0,
+    )
 
 
 def _effect(cfg: config.Config) -> effects.EffectSettings:
@@ -219,6 +224,9 @@ def _run_locked(cfg, args, endpoint, CameraService, SourceSpec, open_output, ope
         config_file=args.config,
         on_stats=(lambda s: print(s.line(), file=sys.stderr)) if args.stats else None,
         first_source=first,
+        # Only the virtual camera is worth reopening when lost; a file or window is not coming back.
+        open_sink=(lambda: open_output("virtual", size[0], size[1], fps).sink) if cfg.output == "virtual" else None,
+        on_event=lambda message: print(f"vcam: {message}", file=sys.stderr),
     )
     server = control.ControlServer(endpoint, service.handle)
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
@@ -307,6 +315,10 @@ def cmd_anonymize(cfg: config.Config, args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # File names that are not valid UTF-8 (surrogate-escaped by Python) must print, not crash the message.
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

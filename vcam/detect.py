@@ -11,6 +11,7 @@ import contextlib
 import os
 import sys
 import threading
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -86,6 +87,34 @@ class BlazeFaceOptions:
     threshold: float = 0.4
 
 
+def _mediapipe_vision():
+    """Import mediapipe's Tasks vision API without the side effects of two imports it does not need.
+
+    - `matplotlib.pyplot`, for a 3-D plotting helper we never call: its first import writes a font
+      cache under ~/.cache and files in the temp folder, and we promise to write nothing.
+    - `sounddevice`, for audio tasks: it loads PortAudio and probes for it with temporary files.
+      mediapipe itself copes with its absence (ImportError).
+    The stand-ins exist only during this import (a later real `import matplotlib`, as `vcam eval
+    --plots` does, gets the real package).
+    """
+    if "mediapipe.tasks.python.vision" not in sys.modules:
+        pyplot = types.ModuleType("matplotlib.pyplot")
+        stub = types.ModuleType("matplotlib")
+        stub.pyplot = pyplot  # type: ignore[attr-defined]
+        stand_ins = {"matplotlib": stub, "matplotlib.pyplot": pyplot, "sounddevice": None}
+        stand_ins = {k: v for k, v in stand_ins.items() if k not in sys.modules}
+        sys.modules.update(stand_ins)
+        try:
+            from mediapipe.tasks.python import vision  # noqa: F401
+        finally:
+            for name, module in stand_ins.items():
+                if sys.modules.get(name, 0) is module:
+                    del sys.modules[name]
+    from mediapipe.tasks.python import BaseOptions, vision
+
+    return BaseOptions, vision
+
+
 class BlazeFaceDetector:
     """BlazeFace short range (`near`, 128 px input) or full range (`far`, 192 px input).
 
@@ -96,7 +125,7 @@ class BlazeFaceDetector:
     """
 
     def __init__(self, options: BlazeFaceOptions | None = None) -> None:
-        from mediapipe.tasks.python import BaseOptions, vision
+        BaseOptions, vision = _mediapipe_vision()  # noqa: N806 - mediapipe's own class names
 
         self.options = options or BlazeFaceOptions()
         self.name = f"blazeface-{self.options.model_range}"
@@ -187,10 +216,13 @@ def _union_if_similar(keep, other):
 @dataclass(frozen=True, slots=True)
 class CenterFaceOptions:
     """CenterFace settings. `input_width` is the width the region is resized to (height keeps the aspect);
-    0 means the region's own width (file mode: slower, finds smaller faces)."""
+    0 means the region's own width (file mode: slower, finds smaller faces), up to `max_side` on the long
+    side: an 8000x8000 photo at native size would need many GB for the network's feature maps, and
+    BlazeFace's tiles still see every pixel of it."""
 
     threshold: float = 0.3
     input_width: int = 640
+    max_side: int = 2560
 
 
 class CenterFaceDetector:
@@ -214,7 +246,7 @@ class CenterFaceDetector:
         h, w = crop.shape[:2]
         if h < 8 or w < 8:
             return []
-        target = self.options.input_width or w
+        target = self.options.input_width or min(w, int(self.options.max_side * w / max(w, h)))
         in_w = int(np.ceil(min(target, max(w, 32)) / 32) * 32)
         in_h = int(np.ceil(in_w * h / w / 32) * 32)
         blob = cv2.dnn.blobFromImage(crop, 1.0, (in_w, in_h), (0, 0, 0), swapRB=True, crop=False)

@@ -30,10 +30,11 @@ class FileResult:
     frames: int
     curtain_frames: int
     error: str | None = None
+    warning: str | None = None
 
 
-def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
-    """Expand folders (recursively) into their image and video files; report what is not usable."""
+def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Expand folders (recursively) into their image and video files; (path, problem) for what is not usable."""
     files, errors = [], []
     for item in inputs:
         if item.is_dir():
@@ -41,12 +42,12 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[str]]:
                 p for p in item.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
             )
             if not found:
-                errors.append(f"{item}: folder has no image or video files")
+                errors.append((item, f"{item}: folder has no image or video files"))
             files.extend(found)
         elif item.is_file():
             files.append(item)
         else:
-            errors.append(f"{item}: no such file or folder")
+            errors.append((item, f"{item}: no such file or folder"))
     return files, errors
 
 
@@ -67,7 +68,10 @@ def anonymize_image(path: Path, out: Path, anonymizer: Anonymizer, effect: effec
     image = read_image(path)
     result = anonymizer.process(Frame(image, 0.0, 0), effect)
     anonymizer.reset()
-    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SinkError(f"{out}: cannot create the folder ({exc.strerror})") from exc
     ok, data = cv2.imencode(out.suffix or ".png", result.image)
     if not ok:
         raise SourceError(f"{out}: cannot encode an image with this extension")
@@ -92,8 +96,12 @@ def anonymize_video(
 ) -> FileResult:
     source = VideoFileSource(path)
     width, height = source.size
-    total = int(source._cap.get(cv2.CAP_PROP_FRAME_COUNT)) or 0
-    sink = VideoFileSink(out, width, height, source.fps)
+    total = source.frame_count
+    try:
+        sink = VideoFileSink(out, width, height, source.fps)
+    except SinkError:
+        source.close()
+        raise
     frames = curtains = 0
     ok = False
     try:
@@ -112,7 +120,13 @@ def anonymize_video(
         anonymizer.reset()
     if keep_audio:
         mux_audio(path, out)
-    return FileResult(path, out, frames, curtains)
+    warnings = []
+    if total and frames < total * 0.98:
+        warnings.append(f"only {frames} of {total} frames could be decoded (truncated or damaged file?)")
+    if sink.resized:
+        warnings.append(f"{width}x{height} written as {sink.size[0]}x{sink.size[1]} (video encoders need even sizes)")
+    warning = "; ".join(warnings) or None
+    return FileResult(path, out, frames, curtains, warning=warning)
 
 
 def mux_audio(original: Path, video: Path) -> None:
@@ -178,7 +192,7 @@ def anonymize_files(
 ) -> list[FileResult]:
     """Anonymize every input; returns one result per file (with `error` set for the ones that failed)."""
     files, errors = collect_inputs(inputs)
-    results = [FileResult(Path(e.split(":")[0]), None, 0, 0, e) for e in errors]
+    results = [FileResult(path, None, 0, 0, message) for path, message in errors]
     many = len(inputs) > 1 or any(p.is_dir() for p in inputs)
     with Anonymizer(settings) as anonymizer:
         for path in files:
@@ -194,10 +208,18 @@ def anonymize_files(
                         sys.stderr.write("\n")
                 note = f" ({res.curtain_frames} curtain frames)" if res.curtain_frames else ""
                 report(f"{path} -> {out}: {res.frames} frame(s){note}")
+                if res.warning:
+                    report(f"warning: {path}: {res.warning}")
                 results.append(res)
             except (SourceError, SinkError) as exc:
                 report(f"error: {exc}")
                 results.append(FileResult(path, None, 0, 0, str(exc)))
-    for e in errors:
-        report(f"error: {e}")
+            except (OSError, MemoryError, ValueError, cv2.error) as exc:
+                # Anything else this file provokes (out of memory on a giant image, an OpenCV codec error)
+                # fails this file only; the batch goes on.
+                message = f"{path}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc) else ''}"
+                report(f"error: {message}")
+                results.append(FileResult(path, None, 0, 0, message))
+    for _path, message in errors:
+        report(f"error: {message}")
     return results

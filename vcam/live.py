@@ -8,6 +8,7 @@ and the capture thread reopens the camera with backoff.
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import threading
 import time
@@ -46,6 +47,8 @@ class Stats:
     """One of ANONYMIZING, PAUSED, CURTAIN, NO_CAMERA, STARTING."""
     sink_errors: int = 0
     camera_losses: int = 0
+    detector_errors: int = 0
+    sink_recoveries: int = 0
 
     def line(self) -> str:
         return (
@@ -97,10 +100,17 @@ class LivePipeline:
         stale_camera_s: float = 2.0,
         on_stats: Callable[[Stats], None] | None = None,
         stats_every_s: float = 5.0,
-        on_output: Callable[[np.ndarray], None] | None = None,
+        on_output: Callable[[np.ndarray, Frame | None], None] | None = None,
+        open_sink: Callable[[], Sink] | None = None,
+        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self._open_source = open_source
-        self.sink = sink
+        self.sink: Sink | None = sink
+        self._open_sink = open_sink
+        self._on_event = on_event
+        self._sink_retry_at = 0.0
+        self._sink_backoff = 0.5
+        self.sink_recoveries = 0
         self.anonymizer = anonymizer
         self.controls = controls
         self._fps = fps
@@ -124,17 +134,45 @@ class LivePipeline:
         self._detect_s = 0.0
         self.source_error: str | None = None
         self.sink_errors = 0
-        self._capture = threading.Thread(target=self._capture_loop, name="vcam-capture", daemon=True)
+        self.sink_error: str | None = None
+        self._capture_gen = 0
+        self._reading_since: float | None = None
+        self._capture = self._new_capture_thread()
 
     # -- capture -----------------------------------------------------------------------
     def reopen_source(self) -> None:
         """Close the current source and open a new one (the camera choice changed); curtain until it delivers."""
         self._reopen.set()
 
-    def _capture_loop(self) -> None:
+    def _new_capture_thread(self) -> threading.Thread:
+        self._capture_gen += 1
+        gen = self._capture_gen
+        return threading.Thread(target=self._capture_loop, args=(gen,), name=f"vcam-capture-{gen}", daemon=True)
+
+    def _event(self, message: str) -> None:
+        if self._on_event is not None:
+            self._on_event(message)
+
+    def _check_stall(self, now: float) -> None:
+        """A read blocked beyond the limit (unplugged mid-read, system sleep): give up on that thread and reconnect.
+
+        A blocked OpenCV read cannot be interrupted, so its thread is abandoned; it closes its camera
+        and exits when the read finally returns.
+        """
+        since = self._reading_since
+        if since is None or now - since <= self._stale_camera_s:
+            return
+        self._reading_since = None
+        self._camera_ok, self.source_error = False, "the camera stopped delivering frames"
+        self.camera_losses += 1
+        self._event(f"camera stalled for {now - since:.1f} s: reconnecting")
+        self._capture = self._new_capture_thread()
+        self._capture.start()
+
+    def _capture_loop(self, gen: int) -> None:
         backoff = 0.5
         source: Source | None = None
-        while not self._stop.is_set():
+        while not self._stop.is_set() and gen == self._capture_gen:
             if self._reopen.is_set():
                 self._reopen.clear()
                 if source is not None:
@@ -145,21 +183,31 @@ class LivePipeline:
             if source is None:
                 try:
                     source = self._open_source()
-                    self._fps = self._fps or source.fps
-                    self._camera_ok, self.source_error, backoff = True, None, 0.5
                 except SourceError as exc:
                     self._camera_ok, self.source_error = False, str(exc)
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
+                if gen != self._capture_gen:
+                    break
+                self._fps = self._fps or source.fps
+                if self.source_error is not None:
+                    self._event(f"camera back ({source.name})")
+                self._camera_ok, self.source_error, backoff = True, None, 0.5
             try:
+                self._reading_since = time.monotonic()
                 frame = source.read()
             except SourceError as exc:
                 self._camera_ok, self.source_error = False, str(exc)
                 self.camera_losses += 1
+                self._event(f"{exc}: reconnecting")
                 source.close()
                 source = None
                 continue
+            finally:
+                self._reading_since = None
+            if gen != self._capture_gen:
+                break
             if frame is None:
                 self._source_done.set()
                 self._latest.wake()
@@ -170,7 +218,7 @@ class LivePipeline:
 
     # -- stage -------------------------------------------------------------------------
     def run(self) -> None:
-        """Publish until stopped. Call from the thread that should own the sink (the main thread for windows)."""
+        """Publish until stopped, from one thread (it owns the sink)."""
         self._capture.start()
         last_frame: Frame | None = None
         last_new = time.monotonic()
@@ -180,6 +228,7 @@ class LivePipeline:
                 interval = 1.0 / (self._fps or 30.0)
                 frame = self._latest.take(timeout=interval)
                 now = time.monotonic()
+                self._check_stall(now)
                 if frame is None:
                     if self._source_done.is_set():
                         break
@@ -189,7 +238,7 @@ class LivePipeline:
                     continue
                 last_new, last_frame = now, frame
                 self._publish(frame, interval)
-                if getattr(self.sink, "closed_by_user", False):
+                if self.sink is not None and getattr(self.sink, "closed_by_user", False):
                     break
                 if self._on_stats and now >= next_stats:
                     self._on_stats(self.stats())
@@ -201,6 +250,8 @@ class LivePipeline:
         return self._publish_times[-1] if self._publish_times else 0.0
 
     def _publish(self, frame: Frame, interval: float) -> None:
+        if not self._sink_ready():
+            return
         state = self.controls.snapshot()
         budget = self._budget_s if self._budget_s is not None else interval
         out = self.anonymizer.process(
@@ -212,7 +263,7 @@ class LivePipeline:
             detection_range=state.detection_range,
         )
         self._state = PAUSED if not state.enabled else CURTAIN if out.curtain else ANONYMIZING
-        self._send(out.image, curtained=out.curtain is not None)
+        self._send(out.image, curtained=out.curtain is not None, frame=frame)
         with self._lock:
             self._latencies.append(time.monotonic() - frame.t)
             self._faces = len(out.faces)
@@ -225,26 +276,56 @@ class LivePipeline:
         else:
             image = last.image
         self._state = NO_CAMERA
-        self._send(curtain(image, STATUS_NO_CAMERA), curtained=True)
+        if self._sink_ready():
+            self._send(curtain(image, STATUS_NO_CAMERA), curtained=True, frame=last)
 
-    def _send(self, image: np.ndarray, *, curtained: bool) -> None:
+    def _sink_ready(self) -> bool:
+        """True when there is a sink to send to; reopens a lost one with backoff (when we know how)."""
+        if self.sink is not None:
+            return True
+        now = time.monotonic()
+        if self._open_sink is None or now < self._sink_retry_at:
+            return False
+        try:
+            self.sink = self._open_sink()
+        except SinkError as exc:
+            self._sink_retry_at = now + self._sink_backoff
+            self._sink_backoff = min(self._sink_backoff * 2, 5.0)
+            self.sink_error = str(exc).splitlines()[0]
+            return False
+        self._sink_backoff, self.sink_error = 0.5, None
+        self.sink_recoveries += 1
+        self._event(f"output back: publishing to {getattr(self.sink, 'name', 'the output')} again")
+        return True
+
+    def _send(self, image: np.ndarray, *, curtained: bool, frame: Frame | None = None) -> None:
+        """Publish; `on_output` sees each published image with the camera frame it was made from (None: none yet)."""
+        assert self.sink is not None
         try:
             self.sink.send(image)
-        except SinkError:
+        except SinkError as exc:
             self.sink_errors += 1
+            if self._open_sink is not None:
+                # Lost device (module unloaded, device removed): drop it and reopen with backoff.
+                self.sink_error = str(exc).splitlines()[0]
+                self._event(f"{self.sink_error}: retrying")
+                with contextlib.suppress(Exception):
+                    self.sink.close()
+                self.sink = None
+                self._sink_retry_at = time.monotonic() + self._sink_backoff
             return
         with self._lock:
             self.frames += 1
             self.curtain_frames += int(curtained)
             self._publish_times.append(time.monotonic())
         if self._on_output is not None:
-            self._on_output(image)
+            self._on_output(image, frame)
 
     def stop(self) -> None:
         self._stop.set()
         self._latest.wake()
         if self._capture.is_alive() and threading.current_thread() is not self._capture:
-            self._capture.join(timeout=2.0)
+            self._capture.join(timeout=1.0)
 
     def stats(self) -> Stats:
         with self._lock:
@@ -265,4 +346,6 @@ class LivePipeline:
                 state=self._state,
                 sink_errors=self.sink_errors,
                 camera_losses=self.camera_losses,
+                detector_errors=self.anonymizer.detector_errors,
+                sink_recoveries=self.sink_recoveries,
             )

@@ -99,7 +99,8 @@ class PreviewWindow:
             except subprocess.TimeoutExpired:
                 proc.kill()
 
-    def offer(self, image: np.ndarray) -> None:
+    def offer(self, image: np.ndarray, frame: object = None) -> None:
+        """Queue `image` for the window (the newest wins); `frame` is accepted for the pipeline's hook and unused."""
         if self._proc is None:
             return
         with self._cond:

@@ -59,9 +59,10 @@ class CameraService:
         save_settings: bool = True,
         on_stats: Callable[[Stats], None] | None = None,
         first_source: Source | None = None,
+        open_sink: Callable[[], Sink] | None = None,
+        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self.controls = controls
-        self.sink = sink
         self._config_file = config_file
         self._save_settings = save_settings
         self.save_note: str | None = None
@@ -79,7 +80,10 @@ class CameraService:
             fps=fps,
             on_stats=on_stats,
             on_output=self.preview.offer,
+            open_sink=open_sink,
+            on_event=on_event,
         )
+        self._closed = False
         self._last_state = controls.snapshot()
         controls.subscribe(self._changed)
         self._thread = threading.Thread(target=self._run, name="vcam-pipeline", daemon=True)
@@ -101,10 +105,14 @@ class CameraService:
         """Release camera, models and virtual device; safe to call twice and from signal handlers."""
         self.pipeline.stop()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=3.0)
+            self._thread.join(timeout=1.0)
+        if self._closed:
+            return
+        self._closed = True
         self.preview.hide()
         self.anonymizer.close()
-        self.sink.close()
+        if self.pipeline.sink is not None:
+            self.pipeline.sink.close()
         self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:

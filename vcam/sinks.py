@@ -120,6 +120,9 @@ class VirtualCameraSink:
         return "OBS Virtual Camera"
 
     def send(self, image: np.ndarray) -> None:
+        # pyvirtualcam only prints when a write fails, so notice a removed device ourselves (a stat, ~2 us).
+        if str(self.device).startswith("/dev/") and not os.path.exists(self.device):
+            raise SinkError(f"virtual camera {self.device} disappeared (v4l2loopback unloaded?). {MODPROBE}")
         try:
             self._cam.send(pad_even(image))
         except Exception as exc:
@@ -160,19 +163,26 @@ class VideoFileSink:
     def __init__(self, path: Path, width: int, height: int, fps: float) -> None:
         self.path = Path(path)
         self.name = str(self.path)
-        self._tmp = self.path.with_name(f".{self.path.stem}.partial{self.path.suffix}")
+        # An ASCII temporary name: OpenCV cannot take non-UTF-8 names, and the final rename can.
+        suffix = self.path.suffix if self.path.suffix.isascii() else ".mp4"
+        self._tmp = self.path.with_name(f".vcam-partial-{os.getpid()}-{id(self):x}{suffix}")
         fourcc = cv2.VideoWriter_fourcc(*("mp4v" if self.path.suffix.lower() in (".mp4", ".m4v", ".mov") else "MJPG"))
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SinkError(f"{self.path}: cannot create the folder ({exc.strerror})") from exc
-        self._writer = cv2.VideoWriter(str(self._tmp), fourcc, fps, (width, height))
+        if not _utf8(str(self._tmp)):
+            raise SinkError(f"{self.path}: OpenCV cannot write videos into a folder whose name is not UTF-8")
+        # Video encoders need even sizes (OpenCV would silently drop the odd row/column): pad instead.
+        self.size = even_size(width, height)
+        self.resized = self.size != (width, height)
+        self._writer = cv2.VideoWriter(str(self._tmp), fourcc, fps, self.size)
         if not self._writer.isOpened():
             raise SinkError(f"{self.path}: cannot write a video here (unwritable folder or unsupported extension)")
         self.frames = 0
 
     def send(self, image: np.ndarray) -> None:
-        self._writer.write(image)
+        self._writer.write(pad_even(image))
         self.frames += 1
 
     def close(self, *, keep: bool = True) -> None:
@@ -181,6 +191,14 @@ class VideoFileSink:
             os.replace(self._tmp, self.path)
         else:
             self._tmp.unlink(missing_ok=True)
+
+
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 class NullSink:

@@ -6,7 +6,10 @@ grayscale cameras and RGBA PNGs stop here.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -43,6 +46,31 @@ class Source(Protocol):
     def read(self) -> Frame | None: ...
 
     def close(self) -> None: ...
+
+
+@contextlib.contextmanager
+def opencv_path(path: Path) -> Iterator[str]:
+    """A name OpenCV's video I/O can open. It crashes (segfault) on names that are not valid UTF-8, which
+    Linux allows; those are opened through /proc/self/fd (OpenCV opens its own descriptor, so ours is
+    closed right after), elsewhere refused with a clear message."""
+    name = str(path)
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        pass
+    else:
+        yield name
+        return
+    if not Path("/proc/self/fd").is_dir():
+        raise SourceError(f"{path}: OpenCV needs a UTF-8 file name for videos; rename the file")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot read ({exc.strerror})") from exc
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
 
 
 def normalise(image: np.ndarray) -> np.ndarray:
@@ -90,7 +118,8 @@ class VideoFileSource:
         self._next_due: float | None = None
 
     def _open(self) -> cv2.VideoCapture:
-        cap = cv2.VideoCapture(str(self.path))
+        with opencv_path(self.path) as name:
+            cap = cv2.VideoCapture(name)
         if not cap.isOpened():
             raise SourceError(f"{self.path}: cannot open as video (corrupt or unsupported format)")
         return cap
@@ -98,6 +127,11 @@ class VideoFileSource:
     @property
     def size(self) -> tuple[int, int]:
         return int(self._cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(self._cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+
+    @property
+    def frame_count(self) -> int:
+        """Frames the container claims (0 when it does not say); a truncated file decodes fewer."""
+        return max(0, int(self._cap.get(cv2.CAP_PROP_FRAME_COUNT)))
 
     def read(self) -> Frame | None:
         if self._pending is not None:

@@ -8,6 +8,7 @@ face makes BlazeFace lose a face long before the face leaves). After
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from vcam.frames import Box, Face, iou
@@ -43,6 +44,7 @@ class Tracker:
     def update(self, detections: list[Face], t: float) -> None:
         """Feed the detections made on the frame captured at `t`."""
         unmatched = list(range(len(self._tracks)))
+        detections = [d for d in detections if _plausible(d.box)]
         for det in sorted(detections, key=lambda f: f.box[2] * f.box[3], reverse=True):
             best, best_score = None, 0.0
             for i in unmatched:
@@ -93,6 +95,11 @@ class Tracker:
         cx, cy = x + w / 2 + vx * dt, y + h / 2 + vy * dt
         nw, nh = w * grow, h * grow
         return (cx - nw / 2, cy - nh / 2, nw, nh)
+
+
+def _plausible(box: Box) -> bool:
+    """Finite, positive size, near the frame: a detector (or a test) handing over anything else is ignored."""
+    return all(math.isfinite(v) for v in box) and box[2] > 0 and box[3] > 0 and max(map(abs, box)) < 1e6
 
 
 def _centre(box: Box) -> tuple[float, float]:
