@@ -9,6 +9,7 @@ import numpy as np
 
 from vcam import effects
 from vcam.anonymizer import STATUS_ERROR, STATUS_SLOW, STATUS_STARTING, Anonymizer, AnonymizerSettings
+from vcam.evaluate import detail_correlation, frame_boxes, video_cases
 from vcam.frames import Face, Frame
 from vcam.sources import read_image
 
@@ -26,7 +27,7 @@ class FakeScanner:
         if self.ready_event is not None:
             self.ready_event.wait(10)
 
-    def scan(self, image, t, tracked, budget_s=None):
+    def scan(self, image, t, tracked, budget_s=None, *, thorough=False):
         if self.raise_scan:
             raise RuntimeError("boom")
         time.sleep(self.sleep_scan)
@@ -99,6 +100,33 @@ def test_slow_detector_gives_curtain(eval_path):
         time.sleep(0.7)  # frame 0 is done now; frame 1 comes 0.7 s later than that result
         out = anon.process(Frame(raw, time.monotonic(), 1), effects.EffectSettings(), wait_s=0.05)
         assert_curtained(out, raw, STATUS_SLOW)
+
+
+def test_new_scene_never_reuses_the_old_scenes_detections(eval_path):
+    """A cut (hamilton frame 211: a singer, then five faces in the audience) must not be published with the
+    previous scene's boxes while this frame's detection is still running."""
+    import cv2
+
+    from vcam.anonymizer import STATUS_NEW_SCENE
+
+    cap = cv2.VideoCapture(str(eval_path / "videos" / "facerec__short_hamilton_clip.mp4"))
+    frames = [cap.read()[1] for _ in range(213)]
+    before, cut, after = frames[209], frames[211], frames[212]
+    settings = AnonymizerSettings(stale_after_s=1.0)
+    with Anonymizer(settings, scanner_factory=lambda s: FakeScanner(sleep_scan=0.2)) as anon:
+        anon.wait_ready(5)
+        t = time.monotonic()
+        assert anon.process(Frame(before, t, 0), effects.EffectSettings(), wait_s=1.0).curtain is None
+        # Same scene, detection not done yet: the fresh result of frame 0 may stand in (tracked faces).
+        out = anon.process(Frame(frames[210], t + 0.03, 1), effects.EffectSettings(), wait_s=0.01)
+        assert out.curtain is None
+        out = anon.process(Frame(cut, t + 0.06, 2), effects.EffectSettings(), wait_s=0.01)
+        assert out.curtain == STATUS_NEW_SCENE
+        gt = dict(video_cases(eval_path, only=["hamilton"]))[eval_path / "videos" / "facerec__short_hamilton_clip.mp4"]
+        boxes = frame_boxes(gt)[211]
+        assert len(boxes) == 5 and all(detail_correlation(cut, out.image, box) < 0.5 for box in boxes)
+        time.sleep(0.5)  # the cut frame has been scanned now: the next frame of the new scene may use it
+        assert anon.process(Frame(after, t + 0.09, 3), effects.EffectSettings(), wait_s=0.01).curtain is None
 
 
 def test_hung_detector_is_replaced(eval_path):

@@ -119,8 +119,19 @@ class Scanner:
             names.append("centerface")
         return list(dict.fromkeys(names))
 
-    def scan(self, image: np.ndarray, t: float, tracked: list[Face], budget_s: float | None = None) -> ScanResult:
-        """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops."""
+    def scan(
+        self,
+        image: np.ndarray,
+        t: float,
+        tracked: list[Face],
+        budget_s: float | None = None,
+        *,
+        thorough: bool = False,
+    ) -> ScanResult:
+        """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops.
+
+        `thorough` (a new scene: nothing tracked is worth anything) runs CenterFace whatever the budget.
+        """
         start = time.perf_counter()
         s = self.settings
         h, w = image.shape[:2]
@@ -145,7 +156,7 @@ class Scanner:
             run("blazeface-near", None, "frame")
         if s.centerface:
             self._frames_since_cf += 1
-            if budget_s is None or self._frames_since_cf >= s.centerface_every or fits("centerface"):
+            if thorough or budget_s is None or self._frames_since_cf >= s.centerface_every or fits("centerface"):
                 run("centerface", None, "frame")
                 self._frames_since_cf = 0
         if s.crops:
