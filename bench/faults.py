@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from vcam.evaluate import detail_correlation
 from vcam.frames import Frame
+from vcam.metrics import detail_correlation
 from vcam.scan import Scanner, ScanSettings
 from vcam.sinks import Sink, SinkError
 from vcam.sources import Source, SourceError

@@ -11,7 +11,7 @@ import numpy as np
 from test_control import FACES, STILL
 from test_video_and_cli import probe, run_cli
 
-from vcam.evaluate import detail_correlation
+from vcam.metrics import detail_correlation
 from vcam.sources import opencv_path
 
 

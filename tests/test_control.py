@@ -24,7 +24,7 @@ from conftest import ROOT
 from vcam import config, control
 from vcam.anonymizer import AnonymizerSettings
 from vcam.controls import ControlState, LiveControls
-from vcam.evaluate import detail_correlation
+from vcam.metrics import detail_correlation
 from vcam.service import CameraService, SourceSpec
 from vcam.sinks import VirtualCameraSink
 

@@ -9,8 +9,9 @@ import numpy as np
 
 from vcam import effects
 from vcam.anonymizer import STATUS_ERROR, STATUS_SLOW, STATUS_STARTING, Anonymizer, AnonymizerSettings
-from vcam.evaluate import detail_correlation, frame_boxes, video_cases
+from vcam.evaluate import frame_boxes, video_cases
 from vcam.frames import Face, Frame
+from vcam.metrics import detail_correlation
 from vcam.sources import read_image
 
 

@@ -10,8 +10,9 @@ import pytest
 
 from vcam import effects
 from vcam.anonymizer import Anonymizer
-from vcam.evaluate import HIDDEN_SHARE, coverage, detail_correlation, image_cases
+from vcam.evaluate import image_cases
 from vcam.frames import Frame
+from vcam.metrics import HIDDEN_SHARE, coverage, detail_correlation
 from vcam.sources import read_image
 
 
@@ -25,12 +26,12 @@ def test_faces_hidden_and_background_untouched(eval_path, anonymizer):
     cases = [
         c
         for c in image_cases(eval_path, drop_heavy_blur=True)
-        if "dlib__" in c[0].name or "Parade" in c[0].name or "Group" in c[0].name
+        if "dlib__" in c.path.name or "Parade" in c.path.name or "Group" in c.path.name
     ]
     assert len(cases) >= 10
     effect = effects.EffectSettings()
     checked = 0
-    for path, boxes in cases:
+    for path, boxes in ((c.path, c.boxes) for c in cases):
         image = read_image(path)
         out = anonymizer.process(Frame(image, 0.0, 0), effect)
         anonymizer.reset()
@@ -49,7 +50,8 @@ def test_faces_hidden_and_background_untouched(eval_path, anonymizer):
 
 @pytest.mark.parametrize("style", effects.STYLES)
 def test_every_style_hides_a_real_face(eval_path, anonymizer, style):
-    path, boxes = next(c for c in image_cases(eval_path, drop_heavy_blur=True) if c[0].name == "dlib__2008_001009.jpg")
+    case = next(c for c in image_cases(eval_path, drop_heavy_blur=True) if c.path.name == "dlib__2008_001009.jpg")
+    path, boxes = case.path, case.boxes
     image = read_image(path)
     effect = effects.EffectSettings(style=style, intensity=0)
     out = anonymizer.process(Frame(image, 0.0, 0), effect)

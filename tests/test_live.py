@@ -8,8 +8,9 @@ import pytest
 from vcam import effects
 from vcam.anonymizer import Anonymizer
 from vcam.controls import LiveControls
-from vcam.evaluate import coverage, frame_boxes, video_cases
+from vcam.evaluate import frame_boxes, video_cases
 from vcam.live import LivePipeline
+from vcam.metrics import coverage
 from vcam.sinks import SinkError, VirtualCameraSink
 from vcam.sources import VideoFileSource
 

@@ -16,6 +16,7 @@ from vcam.anonymizer import AnonymizerSettings
 from vcam.cli import anonymizer_settings, main
 from vcam.config import Config
 from vcam.evaluate import eval_videos, video_cases
+from vcam.methods import OursMethod
 
 
 def probe(path):
@@ -52,7 +53,11 @@ def test_no_reference_face_left_visible(eval_path):
     covered (hamilton profile), none readable; the bound of 5 guards against regressions.
     """
     settings = anonymizer_settings(Config(), live=False)
-    report = eval_videos(video_cases(eval_path), settings, effects.EffectSettings())
+    method = OursMethod("default", settings, effects.EffectSettings())
+    try:
+        report = eval_videos(video_cases(eval_path), method)
+    finally:
+        method.close()
     assert report.face_frames > 1200
     assert report.visible == 0, report.per_clip
     assert report.leaked <= 5, report.per_clip

@@ -148,9 +148,7 @@ class Anonymizer:
                 # A live change from the tray: models load lazily, so the switch costs one slow frame at most.
                 scanner.settings = replace(scanner.settings, detection_range=job.detection_range)
             try:
-                result = scanner.scan(
-                    job.frame.image, job.frame.t, expected, job.budget_s, thorough=job.new_scene
-                )
+                result = scanner.scan(job.frame.image, job.frame.t, expected, job.budget_s, thorough=job.new_scene)
             except Exception as exc:  # noqa: BLE001 - any detector failure must curtain, not crash
                 failures += 1
                 with self._cond:

