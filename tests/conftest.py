@@ -31,6 +31,7 @@ class RecordingBackend:
 
     frames: list = []
     times: list = []
+    device_path = "recording"
 
     def __init__(self, *, width, height, fps, fourcc, device, **kw):
         self.width, self.height = width, height
@@ -44,7 +45,7 @@ class RecordingBackend:
         pass
 
     def device(self):
-        return "recording"
+        return RecordingBackend.device_path
 
     def native_fmt(self):
         return None
@@ -54,6 +55,7 @@ class RecordingBackend:
 def recording_backend():
     pyvirtualcam.register_backend("recording", RecordingBackend)
     yield RecordingBackend
+    RecordingBackend.device_path = "recording"
     from pyvirtualcam import camera
 
     camera.BACKENDS.pop("recording", None)

@@ -10,7 +10,6 @@ from vcam.anonymizer import Anonymizer
 from vcam.controls import LiveControls
 from vcam.evaluate import frame_boxes, video_cases
 from vcam.live import LivePipeline
-from vcam.metrics import coverage
 from vcam.sinks import SinkError, VirtualCameraSink
 from vcam.sources import VideoFileSource
 
@@ -52,12 +51,18 @@ def test_no_virtual_device_gives_clear_message():
     assert "modprobe v4l2loopback" in text and 'card_label="Face Anonymizer Camera"' in text
 
 
-def test_coverage_metric_known_answers():
-    mask = np.zeros((100, 100), bool)
-    mask[0:50, :] = True
-    assert coverage([10, 10, 20, 20], mask) == 1.0
-    assert coverage([10, 40, 20, 20], mask) == 0.5
-    assert coverage([10, 80, 10, 10], mask) == 0.0
+def test_removed_virtual_device_is_noticed(tmp_path, recording_backend):
+    """pyvirtualcam only prints when a write fails; the sink must notice a vanished device and say what to do."""
+    device = tmp_path / "video9"
+    device.write_bytes(b"")
+    recording_backend.device_path = str(device)
+    sink = VirtualCameraSink(64, 48, 30, backend="recording")
+    frame = np.zeros((48, 64, 3), np.uint8)
+    sink.send(frame)
+    device.unlink()
+    with pytest.raises(SinkError, match="disappeared.*modprobe v4l2loopback"):
+        sink.send(frame)
+    sink.close()
 
 
 def test_effects_edge_boxes_only_touch_inside():

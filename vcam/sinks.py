@@ -121,7 +121,7 @@ class VirtualCameraSink:
 
     def send(self, image: np.ndarray) -> None:
         # pyvirtualcam only prints when a write fails, so notice a removed device ourselves (a stat, ~2 us).
-        if str(self.device).startswith("/dev/") and not os.path.exists(self.device):
+        if os.path.isabs(str(self.device)) and not os.path.exists(self.device):
             raise SinkError(f"virtual camera {self.device} disappeared (v4l2loopback unloaded?). {MODPROBE}")
         try:
             self._cam.send(pad_even(image))
