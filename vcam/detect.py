@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from vcam import assets
-from vcam.frames import Face
+from vcam.frames import Face, intersection
 
 Region = tuple[int, int, int, int]
 """``(x0, y0, x1, y1)`` integer pixel region of a frame."""
@@ -193,13 +193,8 @@ def merge_faces(faces: list[Face], overlap: float = 0.3, *, grow: bool = True) -
 
 
 def _containment(a, b) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = min(ax + aw, bx + bw) - max(ax, bx)
-    ih = min(ay + ah, by + bh) - max(ay, by)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    return iw * ih / max(1e-6, min(aw * ah, bw * bh))
+    """Shared area relative to the smaller box: 1 when one box lies inside the other."""
+    return intersection(a, b) / max(1e-6, min(a[2] * a[3], b[2] * b[3]))
 
 
 def _union_if_similar(keep, other):

@@ -103,13 +103,17 @@ def clip_box(box: Box, width: int, height: int) -> tuple[int, int, int, int] | N
     return x0, y0, x1, y1
 
 
-def iou(a: Box, b: Box) -> float:
-    """Intersection over union of two boxes."""
+def intersection(a: Box, b: Box) -> float:
+    """Area two boxes share (0 when apart)."""
     ax, ay, aw, ah = a
     bx, by, bw, bh = b
     iw = min(ax + aw, bx + bw) - max(ax, bx)
     ih = min(ay + ah, by + bh) - max(ay, by)
-    if iw <= 0 or ih <= 0:
-        return 0.0
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter)
+    return iw * ih if iw > 0 and ih > 0 else 0.0
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    inter = intersection(a, b)
+    union = a[2] * a[3] + b[2] * b[3] - inter
+    return inter / union if inter > 0 and union > 0 else 0.0

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vcam.frames import iou
+
 HIDDEN_SHARE = 0.9
 """A face counts as hidden when at least this share of its ground-truth box was replaced."""
 SIZE_BUCKETS = ((0, 16), (16, 32), (32, 64), (64, 128), (128, 100_000))
@@ -65,16 +67,6 @@ def over_hiding(mask: np.ndarray, faces: Sequence[Sequence[float]]) -> float:
         x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
         outside[y0:y1, x0:x1] = False
     return float(mask[outside].mean()) if outside.any() else 0.0
-
-
-def iou(a: Sequence[float], b: Sequence[float]) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
-    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
-    inter = ix * iy
-    union = aw * ah + bw * bh - inter
-    return inter / union if union > 0 else 0.0
 
 
 @dataclass(frozen=True)
