@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from vcam import effects
+from vcam import effects, native_memory
 from vcam.curtain import curtain
 from vcam.frames import Face, Frame
 from vcam.scan import Scanner, ScanSettings
@@ -160,6 +160,7 @@ class Anonymizer:
                 if failures >= self.settings.rebuild_after:
                     scanner.close()
                     scanner = None
+                    native_memory.trim()
                     pause = min(30.0, 0.5 * 2 ** (failures - self.settings.rebuild_after))
                     with self._cond:
                         self._cond.wait_for(lambda: self._closed or gen != self._generation, timeout=pause)
@@ -180,6 +181,7 @@ class Anonymizer:
                 self._cond.notify_all()
         if scanner is not None:
             scanner.close()
+            native_memory.trim()
 
     def _make_scanner(self) -> Scanner:
         scanner = self._scanner_factory(self.settings.scan)

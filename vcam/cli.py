@@ -13,7 +13,7 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from vcam import assets, config, control, effects
+from vcam import assets, config, control, effects, native_memory
 from vcam.anonymizer import AnonymizerSettings
 from vcam.controls import ControlState, LiveControls
 from vcam.scan import RANGES, ScanSettings
@@ -168,6 +168,7 @@ def cmd_run(cfg: config.Config, args: argparse.Namespace) -> int:
     from vcam.sinks import open_output
     from vcam.sources import open_source
 
+    native_memory.limit_arenas()  # before any thread starts: see vcam/native_memory.py
     endpoint = control.Endpoint.default()
     lock = _single_instance(endpoint)
     if lock is None:

@@ -196,13 +196,16 @@ PEERS = ("haar", "deface", "deface 640x360")
 CONFIGS = (*SCANS, *PEERS)
 
 
-def make_method(name: str, effect: effects.EffectSettings, *, threshold: float | None, hold_s: float) -> Method:
-    """One compared method by name; Unavailable when a peer is not installed here."""
+def make_method(name: str, effect: effects.EffectSettings, *, hold_s: float, **scan_changes: object) -> Method:
+    """One compared method by name; Unavailable when a peer is not installed here.
+
+    `scan_changes` (threshold, tile_size) override the scanner settings of our configurations, for tuning.
+    """
     if name == "haar":
         return HaarMethod(effect)
     if name.startswith("deface"):
         return DefaceMethod(None if name == "deface" else (640, 360))
-    scan = SCANS[name] if threshold is None else replace(SCANS[name], threshold=threshold)
+    scan = replace(SCANS[name], **{k: v for k, v in scan_changes.items() if v is not None})
     tracker = TrackerSettings(hold_s=0.0 if name.endswith("no tracker") else hold_s)
     # File mode, as `vcam anonymize`: no deadline, so no hang limit either.
     return OursMethod(name, AnonymizerSettings(scan=scan, tracker=tracker, hang_after_s=600.0), effect)
@@ -300,7 +303,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--videos", default=None, help="comma list of clip name parts (default: all in video_gt.json)")
     parser.add_argument("--images", type=int, default=None, help="only the first N images (a quick check)")
     parser.add_argument("--margin", type=float, default=effects.EffectSettings().margin)
-    parser.add_argument("--threshold", type=float, default=None)
+    parser.add_argument("--threshold", type=float, default=None, help="detector confidence (ours; for tuning)")
+    parser.add_argument("--tile-size", type=int, default=None, help="tile side in px (ours; for tuning)")
     parser.add_argument("--hold-ms", type=float, default=TrackerSettings().hold_s * 1000)
     parser.add_argument("--no-images", action="store_true")
     parser.add_argument("--no-videos", action="store_true")
@@ -320,7 +324,9 @@ def main(argv: list[str] | None = None) -> int:
     clips = video_cases(args.eval_dir, only=args.videos.split(",") if args.videos else None)
     for name in names:
         try:
-            method = make_method(name, effect, threshold=args.threshold, hold_s=args.hold_ms / 1000)
+            method = make_method(
+                name, effect, hold_s=args.hold_ms / 1000, threshold=args.threshold, tile_size=args.tile_size
+            )
         except Unavailable as exc:
             print(f"<!-- {name}: not measured: {exc} -->", flush=True)
             continue
