@@ -21,6 +21,7 @@ from pathlib import Path
 import cv2
 from faults import DetectorFaults, FlakyCamera, FlakySink, LeakChecker
 
+from vcam import native_memory
 from vcam.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.controls import LiveControls
 from vcam.evaluate import frame_boxes, video_cases
@@ -57,6 +58,7 @@ def rss_mb() -> float:
 
 
 def main() -> None:
+    native_memory.limit_arenas()  # as `vcam run` does, before any thread starts
     p = argparse.ArgumentParser()
     p.add_argument("--eval-dir", type=Path, default=Path("../shared/eval"))
     p.add_argument("--clip", default="hamilton", help="a clip of video_gt.json (default: the hardest, 30 fps)")
