@@ -190,7 +190,7 @@ SCANS: dict[str, ScanSettings] = {
     "far+tiles": ScanSettings(detection_range="far", tiles=True, crops=True, centerface=False),
     "centerface": ScanSettings(detection_range="far", tiles=False, crops=False, centerface=True, centerface_width=0),
     "default": ScanSettings(centerface_width=0),
-    "default, no tracker": ScanSettings(centerface_width=0),
+    "default no-tracker": ScanSettings(centerface_width=0),
 }
 PEERS = ("haar", "deface", "deface 640x360")
 CONFIGS = (*SCANS, *PEERS)
@@ -206,7 +206,7 @@ def make_method(name: str, effect: effects.EffectSettings, *, hold_s: float, **s
     if name.startswith("deface"):
         return DefaceMethod(None if name == "deface" else (640, 360))
     scan = replace(SCANS[name], **{k: v for k, v in scan_changes.items() if v is not None})
-    tracker = TrackerSettings(hold_s=0.0 if name.endswith("no tracker") else hold_s)
+    tracker = TrackerSettings(hold_s=0.0 if name.endswith("no-tracker") else hold_s)
     # File mode, as `vcam anonymize`: no deadline, so no hang limit either.
     return OursMethod(name, AnonymizerSettings(scan=scan, tracker=tracker, hang_after_s=600.0), effect)
 
@@ -283,6 +283,7 @@ def save_plots(folder: Path, images: dict[str, ImageReport], videos: dict[str, V
                 line = np.array(rep.timeline.get(clip, []))
                 frames = np.nonzero(line)[0]
                 ax.scatter(frames, np.full(frames.size, k), s=4, marker="|")
+            ax.set_xlim(-1, max(len(rep.timeline.get(clip, [])) for rep in videos.values()) + 1)
             ax.set_yticks(range(len(videos)), list(videos), fontsize=6)
             ax.set_title(clip, fontsize=7, loc="left")
         axes[-1, 0].set_xlabel("frame (a mark = at least one reference face not 90% hidden)")
@@ -305,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--margin", type=float, default=effects.EffectSettings().margin)
     parser.add_argument("--threshold", type=float, default=None, help="detector confidence (ours; for tuning)")
     parser.add_argument("--tile-size", type=int, default=None, help="tile side in px (ours; for tuning)")
+    parser.add_argument("--centerface-threshold", type=float, default=None, help="CenterFace confidence (ours)")
     parser.add_argument("--hold-ms", type=float, default=TrackerSettings().hold_s * 1000)
     parser.add_argument("--no-images", action="store_true")
     parser.add_argument("--no-videos", action="store_true")
@@ -325,7 +327,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         try:
             method = make_method(
-                name, effect, hold_s=args.hold_ms / 1000, threshold=args.threshold, tile_size=args.tile_size
+                name,
+                effect,
+                hold_s=args.hold_ms / 1000,
+                threshold=args.threshold,
+                tile_size=args.tile_size,
+                centerface_threshold=args.centerface_threshold,
             )
         except Unavailable as exc:
             print(f"<!-- {name}: not measured: {exc} -->", flush=True)

