@@ -229,10 +229,10 @@ def _run_locked(cfg, args, endpoint, CameraService, SourceSpec, open_output, ope
         on_event=lambda message: print(f"vcam: {message}", file=sys.stderr),
     )
     server = control.ControlServer(endpoint, service.handle)
-    signal.signal(signal.SIGTERM, lambda *_: service.stop())
-    signal.signal(signal.SIGINT, lambda *_: service.stop())
+    signal.signal(signal.SIGTERM, lambda *_: service.request_stop())
+    signal.signal(signal.SIGINT, lambda *_: service.request_stop())
     if args.seconds:
-        threading.Timer(args.seconds, service.stop).start()
+        threading.Timer(args.seconds, service.request_stop).start()
     service.start()
     try:
         if tray is not None:

@@ -84,6 +84,7 @@ class CameraService:
             on_event=on_event,
         )
         self._closed = False
+        self._stop_lock = threading.Lock()
         self._last_state = controls.snapshot()
         controls.subscribe(self._changed)
         self._thread = threading.Thread(target=self._run, name="vcam-pipeline", daemon=True)
@@ -101,19 +102,31 @@ class CameraService:
             self._stopped.set()
             self._notify()
 
-    def stop(self) -> None:
-        """Release camera, models and virtual device; safe to call twice and from signal handlers."""
+    def request_stop(self) -> None:
+        """Ask the camera to stop, without waiting (signal handlers, timers, `vcam ctl quit`); the thread in
+        `wait()` then calls `stop()`."""
         self.pipeline.stop()
-        if self._thread.is_alive() and threading.current_thread() is not self._thread:
-            self._thread.join(timeout=1.0)
-        if self._closed:
-            return
-        self._closed = True
-        self.preview.hide()
-        self.anonymizer.close()
-        if self.pipeline.sink is not None:
-            self.pipeline.sink.close()
-        self._stopped.set()
+
+    def stop(self) -> None:
+        """Release camera, models and virtual device; safe to call twice, from any thread and signal handlers.
+
+        A second caller blocks until the first has finished, so nobody returns (and lets the process
+        exit) while models are still being torn down on another thread: that aborted the interpreter.
+        """
+        self.pipeline.stop()
+        if threading.current_thread() is self._thread:
+            return  # the pipeline thread only asks; the caller of stop() or wait() finishes the job
+        with self._stop_lock:
+            if self._closed:
+                return
+            if self._thread.is_alive():
+                self._thread.join(timeout=1.0)
+            self.preview.hide()
+            self.anonymizer.close()
+            if self.pipeline.sink is not None:
+                self.pipeline.sink.close()
+            self._closed = True
+            self._stopped.set()
 
     def wait(self, timeout: float | None = None) -> bool:
         return self._stopped.wait(timeout)
@@ -196,7 +209,7 @@ class CameraService:
                 raise ValueError(f"cannot set {req['key']!r}; settable: {', '.join(SETTABLE)}")
             self._set_quietly(**{key: coerce(key, req["value"])})
         elif cmd == "quit":
-            threading.Thread(target=self.stop, name="vcam-quit", daemon=True).start()
+            self.request_stop()
             return {"ok": True, "quitting": True}
         return {"ok": True, **self.status()}
 
