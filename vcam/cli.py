@@ -164,22 +164,23 @@ def _single_instance(endpoint: control.Endpoint) -> control.InstanceLock | None:
 
 
 def cmd_run(cfg: config.Config, args: argparse.Namespace) -> int:
-    from vcam.service import CameraService, SourceSpec
-    from vcam.sinks import open_output
-    from vcam.sources import open_source
-
     native_memory.limit_arenas()  # before any thread starts: see vcam/native_memory.py
     endpoint = control.Endpoint.default()
     lock = _single_instance(endpoint)
     if lock is None:
         return 0
     try:
-        return _run_locked(cfg, args, endpoint, CameraService, SourceSpec, open_output, open_source)
+        return _run_locked(cfg, args, endpoint)
     finally:
         lock.release()
 
 
-def _run_locked(cfg, args, endpoint, CameraService, SourceSpec, open_output, open_source) -> int:  # noqa: N803
+def _run_locked(cfg: config.Config, args: argparse.Namespace, endpoint: control.Endpoint) -> int:
+    """The camera itself, once this process holds the instance lock."""
+    from vcam.service import CameraService, SourceSpec
+    from vcam.sinks import open_output
+    from vcam.sources import open_source
+
     tray = None if args.no_tray else _try_tray()
     file = assets.assets_dir() / assets.DEMO_CLIP if args.demo else args.input
     spec: str | Path = file if file is not None else cfg.camera
@@ -231,8 +232,10 @@ def _run_locked(cfg, args, endpoint, CameraService, SourceSpec, open_output, ope
     server = control.ControlServer(endpoint, service.handle)
     signal.signal(signal.SIGTERM, lambda *_: service.request_stop())
     signal.signal(signal.SIGINT, lambda *_: service.request_stop())
+    timer = threading.Timer(args.seconds or 0, service.request_stop)
+    timer.daemon = True  # a stop before the timer fires must not keep the process waiting for it
     if args.seconds:
-        threading.Timer(args.seconds, service.request_stop).start()
+        timer.start()
     service.start()
     try:
         if tray is not None:
@@ -244,6 +247,7 @@ def _run_locked(cfg, args, endpoint, CameraService, SourceSpec, open_output, ope
             while not service.wait(0.2):
                 pass
     finally:
+        timer.cancel()
         service.stop()
         server.close()
     print(service.stats().line(), file=sys.stderr)
