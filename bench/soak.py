@@ -141,7 +141,7 @@ def main() -> None:
     print(f"- duration {(t1 - t0) / 60:.1f} min, {s.frames} frames published, CPU {cpu:.0f}% of one core")
     if len(rows) >= 4:
         first, last = rows[:2], rows[-2:]
-        print(f"- RSS: {first[0][1]:.0f} MB after minute 1, {last[-1][1]:.0f} MB at the end (peak-free check)")
+        print(f"- RSS: {first[0][1]:.0f} MB after minute 1, {last[-1][1]:.0f} MB at the end")
         print(
             f"- latency p50/p99: minutes 1-2 {sum(r[3] for r in first) / 2:.1f}/{sum(r[4] for r in first) / 2:.1f} ms, "
             f"last 2 minutes {sum(r[3] for r in last) / 2:.1f}/{sum(r[4] for r in last) / 2:.1f} ms"
