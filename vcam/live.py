@@ -198,6 +198,8 @@ class LivePipeline:
                 self._reading_since = time.monotonic()
                 frame = source.read()
             except SourceError as exc:
+                if gen != self._capture_gen:
+                    break  # already replaced by the watchdog, which counted the loss
                 self._camera_ok, self.source_error = False, str(exc)
                 self.camera_losses += 1
                 self._event(f"{exc}: reconnecting")
@@ -205,7 +207,8 @@ class LivePipeline:
                 source = None
                 continue
             finally:
-                self._reading_since = None
+                if gen == self._capture_gen:  # an abandoned thread must not clear its successor's watch
+                    self._reading_since = None
             if gen != self._capture_gen:
                 break
             if frame is None:
