@@ -86,12 +86,16 @@ class TrayMenu:
             )
         )
 
-    def _cameras(self) -> Any:
+    def _camera_items(self) -> tuple[Any, ...]:
         cameras = [(c.label, c.spec) for c in list_cameras()]
         current = self.controls.snapshot().camera
         if current not in {spec for _, spec in cameras}:
             cameras.insert(0, (f"Camera {current}", current))
-        return self._radio("camera", tuple(cameras))
+        return self._radio("camera", tuple(cameras)).items
+
+    def _cameras(self) -> Any:
+        # Listed again whenever the menu is rebuilt, so a webcam plugged in later shows up.
+        return self.pystray.Menu(self._camera_items)
 
     def toggle_autostart(self, *_: object) -> None:
         try:
@@ -109,7 +113,7 @@ class TrayMenu:
     def build(self) -> Any:
         item, sep = self.pystray.MenuItem, self.pystray.Menu.SEPARATOR
         entries = [
-            item(lambda *_: self.service.status_line(), None, enabled=False),
+            item(lambda *_: self.autostart_error or self.service.status_line(), None, enabled=False),
             sep,
             # Without menus the click is the only control, so it toggles; with menus a click must never pause.
             item(
