@@ -15,32 +15,23 @@ import argparse
 import threading
 from pathlib import Path
 
+from clips import ScaledLoop, scaled_boxes
 from faults import LeakChecker
-from soak import ScaledLoop
 
 from vcam.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.controls import LiveControls
-from vcam.evaluate import SCANS, frame_boxes, video_cases
-from vcam.frames import Frame
+from vcam.evaluate import SCANS, video_cases
 from vcam.live import LivePipeline
 from vcam.scan import ScanSettings
 from vcam.sinks import NullSink
-from vcam.sources import VideoFileSource
 
 CONFIGS = {"near": SCANS["near"], "default": ScanSettings()}
 
 
 def replay(path: Path, gt: dict, size: tuple[int, int], scan: ScanSettings, loops: int) -> tuple[LeakChecker, object]:
-    n, boxes = gt["frames"], frame_boxes(gt)
-    native = VideoFileSource(path).size
-    sx, sy = size[0] / native[0], size[1] / native[1]
-
-    def boxes_for(frame: Frame) -> list[list[float]]:
-        return [[x * sx, y * sy, w * sx, h * sy] for x, y, w, h in boxes.get(frame.index % n, [])]
-
-    checker = LeakChecker(boxes_for)
+    checker = LeakChecker(scaled_boxes(path, gt, size))
     source = ScaledLoop(path, size)
-    seconds = loops * n / source.fps
+    seconds = loops * gt["frames"] / source.fps
     with Anonymizer(AnonymizerSettings(scan=scan)) as anon:
         anon.wait_ready(60)
         pipe = LivePipeline(lambda: source, NullSink(), anon, LiveControls(), on_output=checker)

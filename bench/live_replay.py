@@ -18,14 +18,13 @@ import time
 from pathlib import Path
 
 import cv2
+from clips import ScaledLoop
 
 from vcam.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.controls import LiveControls
-from vcam.frames import Frame
 from vcam.live import LivePipeline
 from vcam.scan import ScanSettings
 from vcam.sinks import NullSink
-from vcam.sources import VideoFileSource
 
 CONFIGS = {
     "near": ScanSettings(detection_range="near", tiles=False, crops=False, centerface=False),
@@ -34,24 +33,9 @@ CONFIGS = {
 }
 
 
-class Scaled:
-    """A paced, looping file source resized to the benchmark's frame size (720p / 1080p replay)."""
-
-    def __init__(self, path: Path, size: tuple[int, int]) -> None:
-        self._src = VideoFileSource(path, loop=True, pace=True)
-        self.fps, self.name, self._size = self._src.fps, str(path), size
-
-    def read(self):
-        f = self._src.read()
-        return None if f is None else Frame(cv2.resize(f.image, self._size), f.t, f.index)
-
-    def close(self):
-        self._src.close()
-
-
 def replay(clip: Path, size: tuple[int, int], name: str, seconds: float) -> dict:
     """One live replay; returns the figures of one table row plus the raw latencies (for the histogram)."""
-    source = Scaled(clip, size)
+    source = ScaledLoop(clip, size)
     lat: list[float] = []
     det: list[float] = []
     with Anonymizer(AnonymizerSettings(scan=CONFIGS[name])) as anon:

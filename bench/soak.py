@@ -18,36 +18,15 @@ import threading
 import time
 from pathlib import Path
 
-import cv2
+from clips import ScaledLoop, scaled_boxes
 from faults import DetectorFaults, FlakyCamera, FlakySink, LeakChecker
 
 from vcam import native_memory
 from vcam.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.controls import LiveControls
-from vcam.evaluate import frame_boxes, video_cases
-from vcam.frames import Frame
+from vcam.evaluate import video_cases
 from vcam.live import ANONYMIZING, LivePipeline
 from vcam.sinks import NullSink
-from vcam.sources import VideoFileSource
-
-
-class ScaledLoop:
-    """The clip, looping and paced, resized to the soak's frame size; Frame.index keeps counting across loops."""
-
-    def __init__(self, path: Path, size: tuple[int, int]) -> None:
-        self._src = VideoFileSource(path, loop=True, pace=True)
-        self.fps, self.name, self._size = self._src.fps, str(path), size
-
-    @property
-    def size(self) -> tuple[int, int]:
-        return self._size
-
-    def read(self) -> Frame | None:
-        f = self._src.read()
-        return None if f is None else Frame(cv2.resize(f.image, self._size), f.t, f.index)
-
-    def close(self) -> None:
-        self._src.close()
 
 
 def rss_mb() -> float:
@@ -68,12 +47,7 @@ def main() -> None:
     args = p.parse_args()
     size = tuple(int(v) for v in args.scale.split("x"))
     path, gt = video_cases(args.eval_dir, only=[args.clip])[0]
-    n_frames, boxes = gt["frames"], frame_boxes(gt)
-    native = VideoFileSource(path).size
-    sx, sy = size[0] / native[0], size[1] / native[1]
-
-    def boxes_for(frame: Frame) -> list[list[float]]:
-        return [[x * sx, y * sy, w * sx, h * sy] for x, y, w, h in boxes.get(frame.index % n_frames, [])]
+    boxes_for = scaled_boxes(path, gt, size)
 
     camera = FlakyCamera(lambda: ScaledLoop(path, size))
     sink = FlakySink(NullSink)
