@@ -229,7 +229,7 @@ class Anonymizer:
         deadline = time.monotonic() + limit
         thumb = thumbnail(frame.image)
         with self._cond:
-            new_scene = scene_changed(thumb, self._last_thumb) if self._last_thumb is not None else False
+            new_scene = scene_changed(thumb, self._last_thumb)
             self._last_thumb = thumb
             self._job = _Job(frame, budget_s, detection_range, thumb, new_scene)
             self._cond.notify_all()

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vcam import assets
+from vcam.preview import display_available
 from vcam.sinks import CARD_LABEL, MODPROBE, PERMANENT, find_labelled_device
 
 
@@ -116,7 +117,7 @@ def _tray_check() -> Check:
     backend = os.environ.get("PYSTRAY_BACKEND")
     if platform.system() != "Linux":
         return Check("tray", True, "pystray native backend")
-    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+    if not display_available():
         return Check(
             "tray", False, "no display: pystray cannot show an icon", "run inside a desktop session, or use --no-tray"
         )

@@ -17,6 +17,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from vcam.sources import opencv_can_take
+
 CARD_LABEL = "Face Anonymizer Camera"
 MODPROBE = f'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="{CARD_LABEL}"'
 PERMANENT = (
@@ -171,7 +173,7 @@ class VideoFileSink:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise SinkError(f"{self.path}: cannot create the folder ({exc.strerror})") from exc
-        if not _utf8(str(self._tmp)):
+        if not opencv_can_take(str(self._tmp)):
             raise SinkError(f"{self.path}: OpenCV cannot write videos into a folder whose name is not UTF-8")
         # Video encoders need even sizes (OpenCV would silently drop the odd row/column): pad instead.
         self.size = even_size(width, height)
@@ -191,14 +193,6 @@ class VideoFileSink:
             os.replace(self._tmp, self.path)
         else:
             self._tmp.unlink(missing_ok=True)
-
-
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 class NullSink:

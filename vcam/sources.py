@@ -48,17 +48,22 @@ class Source(Protocol):
     def close(self) -> None: ...
 
 
+def opencv_can_take(name: str) -> bool:
+    """False for names that are not valid UTF-8 (Linux allows them; OpenCV's video I/O segfaults on them)."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @contextlib.contextmanager
 def opencv_path(path: Path) -> Iterator[str]:
     """A name OpenCV's video I/O can open. It crashes (segfault) on names that are not valid UTF-8, which
     Linux allows; those are opened through /proc/self/fd (OpenCV opens its own descriptor, so ours is
     closed right after), elsewhere refused with a clear message."""
     name = str(path)
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        pass
-    else:
+    if opencv_can_take(name):
         yield name
         return
     if not Path("/proc/self/fd").is_dir():

@@ -12,7 +12,6 @@ except on backends without menus, where a click is the only control there is.
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import threading
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from typing import Any
 
 from vcam.autostart import Autostart
 from vcam.icons import icon_image
+from vcam.preview import display_available
 from vcam.service import CameraService
 from vcam.sources import list_cameras
 
@@ -40,7 +40,7 @@ class TrayUnavailable(Exception):
 
 def load_pystray() -> Any:
     """Import pystray, preferring AppIndicator on Linux; TrayUnavailable with the reason otherwise."""
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+    if not display_available():
         raise TrayUnavailable("no display (DISPLAY is not set): running without a tray; control it with `vcam ctl`")
     try:
         import pystray
