@@ -165,28 +165,29 @@ class CameraService:
     def stats(self) -> Stats:
         return self.pipeline.stats()
 
-    def state(self) -> str:
+    def state(self, stats: Stats | None = None) -> str:
         """The pipeline's state, but a pause or resume shows at once (the pipeline only sees it on its next frame)."""
-        state = self.stats().state
+        state = (stats or self.stats()).state
         if not self.controls.snapshot().enabled:
             return PAUSED
         return ANONYMIZING if state == PAUSED else state
 
-    def status_line(self) -> str:
-        """E.g. "Anonymizing · 2 faces · 30 fps"; what the tray menu and preview show."""
-        s = self.stats()
-        if self.state() == PAUSED:
+    def status_line(self, stats: Stats | None = None) -> str:
+        """E.g. "Anonymizing · 2 faces · 30 fps"; what the tray menu and preview show (the preview, every frame)."""
+        s = stats or self.stats()
+        state = self.state(s)
+        if state == PAUSED:
             return f"PAUSED - real faces visible · {s.fps:.0f} fps"
-        head = self.state().capitalize()
         faces = f"{s.faces} face{'s' if s.faces != 1 else ''}"
-        return f"{head} · {faces} · {s.fps:.0f} fps"
+        return f"{state.capitalize()} · {faces} · {s.fps:.0f} fps"
 
     def status(self) -> dict:
+        stats = self.stats()
         return {
-            "state": self.state(),
-            "line": self.status_line(),
+            "state": self.state(stats),
+            "line": self.status_line(stats),
             "controls": asdict(self.controls.snapshot()),
-            "stats": asdict(self.stats()),
+            "stats": asdict(stats),
             "save_note": self.save_note,
         }
 

@@ -167,11 +167,12 @@ class TrayApp:
 
     def refresh(self) -> None:
         """Redraw the icon if the state changed and rebuild the menu texts (safe from any thread)."""
-        state = self.service.state()
+        stats = self.service.stats()
+        state = self.service.state(stats)
         if state != self._state:
             self._state = state
             self.icon.icon = icon_image(state)
-        self.icon.title = f"Face Anonymizer Camera: {self.service.status_line()}"
+        self.icon.title = f"Face Anonymizer Camera: {self.service.status_line(stats)}"
         with contextlib.suppress(Exception):  # some backends refuse updates before the icon is shown
             self.icon.update_menu()
         if not self.service.running:
