@@ -32,7 +32,7 @@ def hook(event, args):
             events.append(["write", str(path)])
 sys.addaudithook(hook)
 from vcam.cli import main
-code = main(sys.argv[1:])
+code = main(sys.argv[1:], sandbox=True)
 sys.__stdout__.write("AUDIT" + json.dumps(events) + "\n")
 sys.exit(code)
 """

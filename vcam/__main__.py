@@ -1,5 +1,5 @@
 """`python -m vcam` is the same as `vcam`."""
 
-from vcam.cli import main
+from vcam.cli import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

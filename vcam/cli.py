@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from vcam import assets, config, control, effects, native_memory
+from vcam import sandbox as vcam_sandbox
 from vcam.anonymizer import AnonymizerSettings
 from vcam.controls import ControlState, LiveControls
 from vcam.scan import RANGES, ScanSettings
@@ -318,12 +319,27 @@ def cmd_anonymize(cfg: config.Config, args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _enter_sandbox() -> vcam_sandbox.SandboxStatus:
+    status = vcam_sandbox.install()
+    if not status.active and vcam_sandbox.unsupported() is None:
+        print(f"warning: network sandbox not active: {status.detail}", file=sys.stderr)
+    return status
+
+
+def entry() -> int:
+    """The `vcam` command: `main` inside the no-network sandbox."""
+    return main(sys.argv[1:], sandbox=True)
+
+
+def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
+    """Run one vcam command. With `sandbox` (the `vcam` command), the process first loses the right to
+    create internet sockets, before any model, camera or file is opened (`vcam.sandbox`)."""
     # File names that are not valid UTF-8 (surrogate-escaped by Python) must print, not crash the message.
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     argv = sys.argv[1:] if argv is None else list(argv)
+    sandboxed = _enter_sandbox() if sandbox else None
     if argv[:1] == ["eval"]:
         # `vcam eval` has its own options (argparse's REMAINDER cannot pass options through a subparser).
         from vcam.evaluate import main as eval_main
@@ -336,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "doctor":
         from vcam.doctor import main as doctor_main
 
-        return doctor_main()
+        return doctor_main(sandboxed)
     try:
         if args.command == "ctl":
             return cmd_ctl(args)
