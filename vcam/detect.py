@@ -1,4 +1,4 @@
-"""Face detectors: BlazeFace through `mediapipe.tasks`, optionally CenterFace through OpenCV dnn.
+"""Face detectors: BlazeFace through LiteRT, CenterFace through OpenCV dnn.
 
 A detector looks at one region of an image and returns `Face`s in frame
 pixels. Which regions to look at in a frame (whole frame, tiles, crops around
@@ -11,7 +11,6 @@ import contextlib
 import os
 import sys
 import threading
-import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -19,7 +18,7 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from vcam import assets
+from vcam import assets, blazeface
 from vcam.frames import Face, intersection
 
 Region = tuple[int, int, int, int]
@@ -48,7 +47,7 @@ class Detector(Protocol):
 
 @contextlib.contextmanager
 def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
-    """Silence the C++ log lines MediaPipe/LiteRT print while models load.
+    """Silence the C++ log lines LiteRT prints while a model loads ("Created TensorFlow Lite XNNPACK delegate").
 
     They go straight to file descriptor 2, so Python's logging cannot filter
     them. Set ``VCAM_DEBUG=1`` to see them.
@@ -81,92 +80,88 @@ def _crop(image: np.ndarray, region: Region | None) -> tuple[np.ndarray, int, in
 
 @dataclass(frozen=True, slots=True)
 class BlazeFaceOptions:
-    """Settings of one BlazeFace model instance (like `mediapipe.tasks` options)."""
+    """Settings of one BlazeFace model instance (like `mediapipe.tasks` options).
+
+    `threads`: LiteRT interpreter threads. One is the default: the live pipeline already runs
+    detection beside capture and publishing on a 2-core laptop, and one thread costs 2.0 ms (near)
+    and 6.2 ms (far) per call here (two threads: 1.8 and 3.9 ms).
+    """
 
     model_range: ModelRange = "far"
     threshold: float = 0.4
-
-
-def _mediapipe_vision():
-    """Import mediapipe's Tasks vision API without the side effects of two imports it does not need.
-
-    - `matplotlib.pyplot`, for a 3-D plotting helper we never call: its first import writes a font
-      cache under ~/.cache and files in the temp folder, and we promise to write nothing.
-    - `sounddevice`, for audio tasks: it loads PortAudio and probes for it with temporary files.
-      mediapipe itself copes with its absence (ImportError).
-    The stand-ins exist only during this import (a later real `import matplotlib`, as `vcam eval
-    --plots` does, gets the real package).
-    """
-    if "mediapipe.tasks.python.vision" not in sys.modules:
-        pyplot = types.ModuleType("matplotlib.pyplot")
-        stub = types.ModuleType("matplotlib")
-        stub.pyplot = pyplot  # type: ignore[attr-defined]
-        stand_ins = {"matplotlib": stub, "matplotlib.pyplot": pyplot, "sounddevice": None}
-        stand_ins = {k: v for k, v in stand_ins.items() if k not in sys.modules}
-        sys.modules.update(stand_ins)
-        try:
-            from mediapipe.tasks.python import vision  # noqa: F401
-        finally:
-            for name, module in stand_ins.items():
-                if sys.modules.get(name, 0) is module:
-                    del sys.modules[name]
-    from mediapipe.tasks.python import BaseOptions, vision
-
-    return BaseOptions, vision
+    suppression: float = 0.3
+    threads: int = 1
 
 
 class BlazeFaceDetector:
     """BlazeFace short range (`near`, 128 px input) or full range (`far`, 192 px input).
 
-    Uses IMAGE running mode: tiles and crops of one frame are independent
-    images, and VIDEO mode's smoothing would mix them up. The model input is
-    fixed, so a smaller region means a higher zoom: that is how small faces
-    are found.
+    MediaPipe's models with MediaPipe's own pre- and post-processing (`vcam.blazeface`), executed by
+    LiteRT's interpreter (`ai-edge-litert`) instead of mediapipe: mediapipe 1.x's native library
+    carries a telemetry uploader (google-ai-edge/mediapipe#6291) that tries to reach the network on
+    every run, LiteRT's interpreter makes no network call (checked with strace in
+    tests/test_network.py). The model input is fixed, so a smaller region means a higher zoom: that
+    is how small faces are found.
     """
 
     def __init__(self, options: BlazeFaceOptions | None = None) -> None:
-        BaseOptions, vision = _mediapipe_vision()  # noqa: N806 - mediapipe's own class names
+        from ai_edge_litert.interpreter import Interpreter
 
         self.options = options or BlazeFaceOptions()
         self.name = f"blazeface-{self.options.model_range}"
-        model = assets.model_path(assets.SHORT_RANGE if self.options.model_range == "near" else assets.FULL_RANGE)
-        mp_options = vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_path=str(model)),
-            running_mode=vision.RunningMode.IMAGE,
-            min_detection_confidence=self.options.threshold,
-            min_suppression_threshold=0.3,
-        )
+        near = self.options.model_range == "near"
+        self._spec = blazeface.SHORT_RANGE if near else blazeface.FULL_RANGE
+        self._anchors = blazeface.anchors(self._spec)
+        model = assets.model_path(assets.SHORT_RANGE if near else assets.FULL_RANGE)
         with quiet_native_stderr():
-            self._detector = vision.FaceDetector.create_from_options(mp_options)
-            self._warm()
-        self._lock = threading.Lock()
+            self._interpreter = Interpreter(model_path=str(model), num_threads=self.options.threads)
+            self._interpreter.allocate_tensors()
+            self._input = self._interpreter.get_input_details()[0]["index"]
+            # Two outputs: regressors (1, N, 16) and classificators (1, N, 1); tell them by their last axis.
+            outputs = sorted(self._interpreter.get_output_details(), key=lambda d: d["shape"][-1], reverse=True)
+            self._regressors, self._scores = (d["index"] for d in outputs)
+            self._lock = threading.Lock()
+            self.raw(np.zeros((64, 64, 3), np.uint8))  # the first call sets up XNNPACK: not on a live frame
 
-    def _warm(self) -> None:
-        self._run(np.zeros((64, 64, 3), np.uint8))
-
-    def _run(self, bgr: np.ndarray):
-        import mediapipe as mp
-
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        return self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+    def raw(self, bgr: np.ndarray) -> list[blazeface.Detection]:
+        """MediaPipe's output for one image (tested equal to the Tasks detector), before vcam's edge rule."""
+        tensor, box = blazeface.letterbox(bgr, self._spec.input_size, bgr=True)
+        with self._lock:
+            self._interpreter.set_tensor(self._input, tensor)
+            self._interpreter.invoke()
+            regressors = self._interpreter.get_tensor(self._regressors)
+            scores = self._interpreter.get_tensor(self._scores)
+        return blazeface.postprocess(
+            regressors,
+            scores,
+            self._spec,
+            self._anchors,
+            box,
+            threshold=self.options.threshold,
+            overlap=self.options.suppression,
+        )
 
     def detect(self, image: np.ndarray, t: float, *, region: Region | None = None) -> list[Face]:
         crop, ox, oy = _crop(image, region)
         if crop.shape[0] < 8 or crop.shape[1] < 8:
             return []
-        with self._lock:
-            result = self._run(crop)
-        h, w = crop.shape[:2]
         faces = []
-        for det in result.detections:
-            bb = det.bounding_box
-            kps = tuple((ox + kp.x * w, oy + kp.y * h) for kp in (det.keypoints or []))
-            score = det.categories[0].score if det.categories else 0.0
-            faces.append(Face((ox + bb.origin_x, oy + bb.origin_y, bb.width, bb.height), score, kps, t))
+        height, width = image.shape[:2]
+        for det in self.raw(crop):
+            x, y, w, h = det.box
+            x, y = ox + x, oy + y
+            # A face cut by the frame edge: its box reaches past the edge, the visible part is what needs
+            # hiding. Slide the box inside the frame, size kept. (The Tasks API did this by accident at the
+            # left and top edges; without it, the edge-cut profile of the hamilton clip leaked 6 face-frames
+            # in file mode, one readable, instead of 1, none readable.)
+            x = min(max(x, 0.0), max(0.0, width - w))
+            y = min(max(y, 0.0), max(0.0, height - h))
+            kps = tuple((ox + float(kx), oy + float(ky)) for kx, ky in det.keypoints)
+            faces.append(Face((x, y, w, h), det.score, kps, t))
         return faces
 
     def close(self) -> None:
-        self._detector.close()
+        self._interpreter = None
 
 
 def merge_faces(faces: list[Face], overlap: float = 0.3, *, grow: bool = True) -> list[Face]:

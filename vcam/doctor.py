@@ -7,7 +7,7 @@ import platform
 from dataclasses import dataclass
 from pathlib import Path
 
-from vcam import assets
+from vcam import assets, sandbox
 from vcam.preview import display_available
 from vcam.sinks import CARD_LABEL, MODPROBE, PERMANENT, find_labelled_device
 
@@ -33,7 +33,8 @@ def list_cameras(sys_root: Path = Path("/sys/class/video4linux")) -> list[tuple[
     return out
 
 
-def run_checks() -> list[Check]:
+def run_checks(sandboxed: sandbox.SandboxStatus | None = None) -> list[Check]:
+    """Every check; `sandboxed` is what `sandbox.install()` reported for this process, if it ran."""
     checks = []
     for m in assets.check_models():
         checks.append(
@@ -50,12 +51,8 @@ def run_checks() -> list[Check]:
         checks.append(Check("OpenCV", True, f"cv2 {cv2.__version__}"))
     except ImportError as exc:
         checks.append(Check("OpenCV", False, str(exc), "pip install opencv-contrib-python"))
-    try:
-        import mediapipe
-
-        checks.append(Check("MediaPipe", True, f"mediapipe {mediapipe.__version__}"))
-    except ImportError as exc:
-        checks.append(Check("MediaPipe", False, str(exc), "pip install mediapipe"))
+    checks.append(_runtime_check())
+    checks.append(_sandbox_check(sandboxed))
     if platform.system() == "Linux":
         devices = list_cameras()
         webcams = [d for d in devices if d[1] != CARD_LABEL and "loopback" not in d[1].lower()]
@@ -113,6 +110,33 @@ def run_checks() -> list[Check]:
     return checks
 
 
+def _runtime_check() -> Check:
+    """The BlazeFace runtime: LiteRT's interpreter (mediapipe is never imported: it carries telemetry)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        import ai_edge_litert.interpreter  # noqa: F401
+
+        return Check("detector runtime", True, f"LiteRT {version('ai-edge-litert')} (no mediapipe, no telemetry)")
+    except (ImportError, PackageNotFoundError) as exc:
+        return Check("detector runtime", False, str(exc), "pip install ai-edge-litert (or reinstall vcam)")
+
+
+def _sandbox_check(sandboxed: sandbox.SandboxStatus | None) -> Check:
+    reason = sandbox.unsupported()
+    if reason:
+        # macOS/Windows: nothing to fix, the clean runtime is the guarantee; another Linux CPU: say so.
+        return Check("network sandbox", platform.system() != "Linux", reason.detail)
+    if sandboxed is None:
+        return Check("network sandbox", False, "not installed in this process", "run it as the `vcam` command")
+    return Check(
+        "network sandbox",
+        sandboxed.active,
+        sandboxed.detail,
+        "" if sandboxed.active else "a kernel without seccomp filters (CONFIG_SECCOMP_FILTER) cannot enforce it",
+    )
+
+
 def _tray_check() -> Check:
     backend = os.environ.get("PYSTRAY_BACKEND")
     if platform.system() != "Linux":
@@ -134,11 +158,11 @@ def _tray_check() -> Check:
         )
 
 
-def main() -> int:
-    checks = run_checks()
+def main(sandboxed: sandbox.SandboxStatus | None = None) -> int:
+    checks = run_checks(sandboxed)
     for c in checks:
         print(f"[{'ok' if c.ok else '!!'}] {c.name}: {c.detail}")
         if not c.ok and c.fix:
             print(f"      fix: {c.fix}")
-    essential = [c for c in checks if c.name.startswith(("model", "OpenCV", "MediaPipe"))]
+    essential = [c for c in checks if c.name.startswith(("model", "OpenCV", "detector runtime"))]
     return 0 if all(c.ok for c in essential) else 1
