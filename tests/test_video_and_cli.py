@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -89,8 +90,8 @@ def test_grayscale_rgba_and_odd_size_images(tmp_path, eval_path):
     assert not np.array_equal(out, odd)
 
 
-def run_cli(*args, cwd=None):
-    env = {**os.environ, "DISPLAY": "", "PYTHONPATH": str(ROOT)}
+def run_cli(*args, cwd=None, env=None):
+    env = {**(os.environ if env is None else env), "DISPLAY": "", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
         [sys.executable, "-m", "vcam", *args], capture_output=True, text=True, cwd=cwd or ROOT, timeout=300, env=env
     )
@@ -127,12 +128,33 @@ def test_bad_cli_values_and_missing_devices(args, needle):
     assert needle in proc.stderr
 
 
-def test_demo_without_devices_writes_a_file(tmp_path):
-    env_free = run_cli("run", "--demo", cwd=tmp_path)
-    assert env_free.returncode == 0, env_free.stderr[-2000:]
-    assert "v4l2loopback" in env_free.stderr and "vcam-demo.mp4" in env_free.stderr
-    n, w, h, _ = probe(tmp_path / "vcam-demo.mp4")
+def test_demo_without_devices_writes_a_file_in_the_videos_folder_and_prints_the_whole_fix(tmp_path):
+    from vcam.sinks import MODPROBE
+
+    home, cwd = tmp_path / "home", tmp_path / "cwd"
+    home.mkdir()
+    cwd.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XDG_")}
+    proc = run_cli("run", "--demo", cwd=cwd, env={**env, "HOME": str(home)})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # The fix for the missing virtual camera, whole and once: the package, the modprobe line, reboot-proof.
+    assert proc.stderr.count("sudo apt install v4l2loopback-dkms") == 1, proc.stderr
+    assert proc.stderr.count(MODPROBE) == 1, proc.stderr
+    assert "/etc/modules-load.d/" in proc.stderr
+    out = home / "Videos" / "vcam-demo.mp4"
+    assert str(out) in proc.stderr
+    n, w, h, _ = probe(out)
     assert (w, h) == (480, 270) and n >= 50
+    assert list(cwd.iterdir()) == [] and sorted(p.name for p in out.parent.iterdir()) == ["vcam-demo.mp4"]
+
+
+def test_no_video_is_committed_outside_assets_and_test_data():
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    videos = {".mp4", ".mkv", ".avi", ".mov", ".webm", ".gif", ".m4v"}
+    stray = [f for f in files if Path(f).suffix.lower() in videos and not f.startswith(("assets/", "tests/data/"))]
+    assert stray == []
 
 
 def test_bad_config_key_reported_defaults_used_file_kept(tmp_path):

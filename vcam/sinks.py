@@ -216,9 +216,18 @@ class SinkChoice:
     note: str
 
 
+def demo_file() -> Path:
+    """Where the demo writes its clip when there is neither a virtual camera nor a display: the user's
+    videos folder (XDG_VIDEOS_DIR, ~/Videos, ...), where people look for videos; never the current folder."""
+    import platformdirs
+
+    return platformdirs.user_videos_path() / "vcam-demo.mp4"
+
+
 def open_output(spec: str, width: int, height: int, fps: float, *, best_effort: bool = False) -> SinkChoice:
     """`virtual`, `window`, `null` or a file path. With `best_effort` (the demo), fall back
-    from the virtual camera to a window to a file in the current folder, and say which."""
+    from the virtual camera to a window to a file in the user's videos folder, and say which
+    (with the whole fix for the missing virtual camera, once)."""
     if spec == "null":
         return SinkChoice(NullSink(), "frames are discarded (--output null)")
     if spec == "window":
@@ -231,11 +240,11 @@ def open_output(spec: str, width: int, height: int, fps: float, *, best_effort: 
     except SinkError as exc:
         if not best_effort:
             raise
-        reason = str(exc).splitlines()[0]
+        reason = str(exc)
     try:
         return SinkChoice(WindowSink(), f"{reason}\nShowing a preview window instead (press q to quit).")
     except SinkError:
-        path = Path.cwd() / "vcam-demo.mp4"
+        path = demo_file()
         return SinkChoice(
             VideoFileSink(path, width, height, fps),
             f"{reason}\nNo display either: writing the anonymized demo to {path}",
