@@ -194,3 +194,20 @@ def test_vcam_never_imports_mediapipe(eval_path, tmp_path):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split() == ["0", "False"], out.stderr[-2000:]
+
+
+QUIET = r"""
+import os, sys, threading, time
+from vcam.detect import BlazeFaceDetector, quiet_native_stderr
+with quiet_native_stderr():
+    t = threading.Thread(target=lambda: print("other thread line", file=sys.stderr, flush=True))
+    t.start(); t.join()
+    BlazeFaceDetector()  # LiteRT prints its XNNPACK INFO line here
+os.write(2, b"after\n")
+"""
+
+
+def test_native_log_noise_is_dropped_and_other_output_kept():
+    out = subprocess.run([sys.executable, "-c", QUIET], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.splitlines() == ["other thread line", "after"], out.stderr

@@ -45,12 +45,19 @@ class Detector(Protocol):
     def close(self) -> None: ...
 
 
+NATIVE_NOISE = (b"INFO: ",)
+"""Line prefixes of native log lines a normal run does not show (TFLite's info level)."""
+
+
 @contextlib.contextmanager
 def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
-    """Silence the C++ log lines LiteRT prints while a model loads ("Created TensorFlow Lite XNNPACK delegate").
+    """Drop the C++ log lines LiteRT prints while a model loads ("INFO: Created TensorFlow Lite XNNPACK
+    delegate for CPU."), and nothing else.
 
-    They go straight to file descriptor 2, so Python's logging cannot filter
-    them. Set ``VCAM_DEBUG=1`` to see them.
+    They go straight to file descriptor 2, so Python's logging cannot filter them: fd 2 points into a
+    pipe for the duration, and a thread forwards every other line to the real stderr. Other threads
+    (the tray's "tray icon shown", warnings) and children started meanwhile keep their output; a
+    plain redirect to /dev/null lost it. Set ``VCAM_DEBUG=1`` to see everything.
     """
     if not enabled or os.environ.get("VCAM_DEBUG"):
         yield
@@ -58,17 +65,30 @@ def quiet_native_stderr(enabled: bool = True) -> Iterator[None]:
     try:
         sys.stderr.flush()
         saved = os.dup(2)
+        target = os.dup(2)
     except (OSError, ValueError):
         yield
         return
-    devnull = os.open(os.devnull, os.O_WRONLY)
+    read_end, write_end = os.pipe()
+    threading.Thread(target=_forward, args=(read_end, target), name="vcam-stderr-filter", daemon=True).start()
+    os.dup2(write_end, 2)
+    os.close(write_end)
     try:
-        os.dup2(devnull, 2)
         yield
     finally:
-        os.dup2(saved, 2)
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last writer (unless a child holds it) closes: the forwarder ends
         os.close(saved)
-        os.close(devnull)
+
+
+def _forward(read_end: int, target: int) -> None:
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            for line in pipe:
+                if not line.startswith(NATIVE_NOISE):
+                    os.write(target, line)
+    finally:
+        os.close(target)
 
 
 def _crop(image: np.ndarray, region: Region | None) -> tuple[np.ndarray, int, int]:
