@@ -50,20 +50,11 @@ def timed(call, images: list[np.ndarray]) -> tuple[float, float]:
     return statistics.median(times), float(np.percentile(times, 99))
 
 
-def tasks_detector(model_range: str):
-    from mediapipe_reference import tasks_vision
+def tasks_path(model_range: str):
+    from mediapipe_reference import tasks_detector
 
-    mp, BaseOptions, vision = tasks_vision()  # noqa: N806 - mediapipe's names
-    model = assets.model_path(assets.SHORT_RANGE if model_range == "near" else assets.FULL_RANGE)
     with quiet_native_stderr():
-        det = vision.FaceDetector.create_from_options(
-            vision.FaceDetectorOptions(
-                base_options=BaseOptions(model_asset_path=str(model)),
-                running_mode=vision.RunningMode.IMAGE,
-                min_detection_confidence=0.4,
-                min_suppression_threshold=0.3,
-            )
-        )
+        mp, det = tasks_detector(model_range, 0.4)
 
     def call(bgr):
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
@@ -108,7 +99,7 @@ def main() -> int:
             ours = BlazeFaceDetector(BlazeFaceOptions(model_range=model_range))
             runs = {
                 "vcam: LiteRT, 1 thread": lambda im, d=ours: d.detect(im, 0.0),
-                "mediapipe Tasks 1.2.3": tasks_detector(model_range),
+                "mediapipe Tasks 1.2.3": tasks_path(model_range),
             }
             if model_range == "near":
                 runs["OpenCV dnn, 1 thread"] = opencv_near()

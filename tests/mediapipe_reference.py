@@ -33,6 +33,21 @@ def tasks_vision():
     return mp, BaseOptions, vision
 
 
+def tasks_detector(model_range: str, threshold: float):
+    """mediapipe's Tasks FaceDetector on vcam's bundled model, as vcam used it before LiteRT (IMAGE mode)."""
+    mp, BaseOptions, vision = tasks_vision()  # noqa: N806 - mediapipe's own class names
+    model = assets.model_path(assets.SHORT_RANGE if model_range == "near" else assets.FULL_RANGE)
+    detector = vision.FaceDetector.create_from_options(
+        vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_path=str(model)),
+            running_mode=vision.RunningMode.IMAGE,
+            min_detection_confidence=threshold,
+            min_suppression_threshold=0.3,
+        )
+    )
+    return mp, detector
+
+
 def read(spec: str):
     """An image file, or frame N of a video as ``FILE:N``."""
     path, _, frame = spec.rpartition(":")
@@ -51,16 +66,7 @@ def main(argv: list[str]) -> int:
         print(f"sandbox not active: {status.detail}", file=sys.stderr)
         return 3
     model_range, threshold, inputs = argv[0], float(argv[1]), argv[2:]
-    mp, BaseOptions, vision = tasks_vision()  # noqa: N806 - mediapipe's own class names
-    model = assets.model_path(assets.SHORT_RANGE if model_range == "near" else assets.FULL_RANGE)
-    detector = vision.FaceDetector.create_from_options(
-        vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_path=str(model)),
-            running_mode=vision.RunningMode.IMAGE,
-            min_detection_confidence=threshold,
-            min_suppression_threshold=0.3,
-        )
-    )
+    mp, detector = tasks_detector(model_range, threshold)
     for spec in inputs:
         rgb = cv2.cvtColor(read(spec), cv2.COLOR_BGR2RGB)
         result = detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
