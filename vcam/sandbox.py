@@ -64,8 +64,6 @@ _PR_SET_NO_NEW_PRIVS = 38
 _OFF_NR, _OFF_ARCH, _OFF_ARG0 = 0, 4, 16  # args[0]'s low 32 bits (little-endian on both arches)
 _AF_UNIX, _AF_NETLINK = 1, 16
 
-ALLOWED_FAMILIES = {_AF_UNIX: "AF_UNIX", _AF_NETLINK: "AF_NETLINK"}
-
 
 class _SockFilter(ctypes.Structure):
     _fields_ = [("code", ctypes.c_ushort), ("jt", ctypes.c_ubyte), ("jf", ctypes.c_ubyte), ("k", ctypes.c_uint)]
