@@ -7,7 +7,17 @@ import pytest
 from test_video_and_cli import run_cli
 
 from vcam.evaluate import image_cases
-from vcam.metrics import ImageDetections, average_precision, bucket, coverage, over_hiding, precision_recall
+from vcam.metrics import (
+    ImageDetections,
+    average_precision,
+    bucket,
+    coverage,
+    false_hide_share,
+    hidden_area_ratio,
+    on_a_face,
+    over_hiding,
+    precision_recall,
+)
 
 
 def test_coverage_full_half_none_and_outside():
@@ -25,6 +35,18 @@ def test_over_hiding_counts_only_pixels_outside_faces():
     mask[:, :5] = True
     assert over_hiding(mask, []) == 0.5
     assert over_hiding(mask, [[0, 0, 5, 10]]) == 0.0, "hiding exactly the face is not over-hiding"
+
+
+def test_false_hides_allow_the_grown_face_and_count_the_rest_of_the_picture():
+    mask = np.zeros((100, 100), bool)
+    face = [40, 10, 10, 10]  # grown 2.5x: x 32.5-57.5, y 2.5-27.5
+    mask[5:25, 35:55] = True  # hair and margin around the face: allowed
+    assert false_hide_share(mask, [face]) == 0.0
+    mask[60:80, 40:50] = True  # a torso box below it: 200 of 10,000 pixels
+    assert false_hide_share(mask, [face]) == pytest.approx(0.02)
+    assert false_hide_share(mask, []) == pytest.approx(mask.mean())
+    assert on_a_face([42, 12, 6, 6], [face]) and not on_a_face([40, 60, 10, 20], [face])
+    assert hidden_area_ratio(mask, [face]) == pytest.approx((400 + 200) / 100)
 
 
 def test_average_precision_and_ignored_boxes():

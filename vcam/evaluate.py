@@ -25,6 +25,7 @@ from vcam.frames import Frame
 from vcam.methods import DefaceMethod, HaarMethod, Method, OursMethod, Unavailable
 from vcam.metrics import (
     BUCKET_NAMES,
+    FALSE_HIDE_FRAME,
     HIDDEN_SHARE,
     ImageDetections,
     Tally,
@@ -32,6 +33,9 @@ from vcam.metrics import (
     bucket,
     coverage,
     detail_correlation,
+    false_hide_share,
+    hidden_area_ratio,
+    on_a_face,
     over_hiding,
     precision_recall,
 )
@@ -61,6 +65,8 @@ class ImageReport:
     detections: list[ImageDetections] = field(default_factory=list)
     over_hidden_negatives: list[float] = field(default_factory=list)
     over_hidden_outside: list[float] = field(default_factory=list)
+    area_ratios: list[float] = field(default_factory=list)
+    """Per image with faces: hidden pixels / area of its ground-truth face boxes."""
     seconds: float = 0.0
     images: int = 0
 
@@ -81,6 +87,18 @@ class VideoReport:
     """Per clip, leaked faces in each frame (for the leak timeline plot)."""
     frames: int = 0
     seconds: float = 0.0
+    false_hide_frames: dict[str, tuple[int, int]] = field(default_factory=dict)
+    """Per clip: frames with more than 2% of the picture hidden away from every reference face, and frames."""
+    false_regions: dict[str, list[float]] = field(default_factory=dict)
+    """Hidden regions not on any reference face, by the pass that found them ("held" = kept by the tracker):
+    their scores."""
+    regions: dict[str, int] = field(default_factory=dict)
+    """Every hidden region, by the same key (the denominator)."""
+
+
+def region_source(face, t: float) -> str:
+    """The pass behind a hidden region: the detector and pass that found it on this frame, else "held"."""
+    return face.source or "?" if face.last_seen >= t else "held (tracker)"
 
 
 def load_manifest(eval_dir: Path) -> dict:
@@ -135,6 +153,7 @@ def eval_images(cases: list[ImageCase], method: Method) -> ImageReport:
             report.over_hidden_negatives.append(float(out.mask.mean()))
         elif case.boxes:
             report.over_hidden_outside.append(over_hiding(out.mask, case.boxes + case.ignored))
+            report.area_ratios.append(hidden_area_ratio(out.mask, case.boxes + case.ignored))
         for box in case.boxes:
             ok = coverage(box, out.mask) >= HIDDEN_SHARE
             report.by_bucket.setdefault(bucket(box[2]), Tally()).add(ok)
@@ -151,7 +170,8 @@ def eval_videos(cases, method: Method, on_frame: Callable[[str, int, int], None]
     start = time.perf_counter()
     for path, gt in cases:
         boxes = frame_boxes(gt)
-        leaked = total = run = longest = 0
+        ignored = frame_boxes({"boxes": gt.get("ignore_boxes", [])})
+        leaked = total = run = longest = false_frames = 0
         timeline: list[int] = []
         source = VideoFileSource(path)
         method.reset()
@@ -166,6 +186,13 @@ def eval_videos(cases, method: Method, on_frame: Callable[[str, int, int], None]
                 if coverage(box, out.mask) < HIDDEN_SHARE:
                     frame_leaks += 1
                     report.visible += int(detail_correlation(frame.image, out.image, box) >= 0.5)
+            faces_here = boxes.get(index, []) + ignored.get(index, [])
+            false_frames += false_hide_share(out.mask, faces_here) > FALSE_HIDE_FRAME
+            for face in out.faces:
+                key = region_source(face, frame.t)
+                report.regions[key] = report.regions.get(key, 0) + 1
+                if not on_a_face(face.box, faces_here):
+                    report.false_regions.setdefault(key, []).append(face.score)
             leaked += frame_leaks
             timeline.append(frame_leaks)
             run = run + 1 if frame_leaks else 0
@@ -179,6 +206,7 @@ def eval_videos(cases, method: Method, on_frame: Callable[[str, int, int], None]
         report.face_frames += total
         report.longest_run[path.name] = longest
         report.per_clip[path.name] = (leaked, total)
+        report.false_hide_frames[path.name] = (false_frames, index)
         report.timeline[path.name] = timeline
     report.seconds = time.perf_counter() - start
     return report
@@ -250,6 +278,55 @@ def video_table(reports: dict[str, VideoReport]) -> list[str]:
     return rows
 
 
+def _clip(name: str) -> str:
+    return name.split("__")[-1].rsplit(".", 1)[0]
+
+
+def false_hide_table(images: dict[str, ImageReport], videos: dict[str, VideoReport]) -> list[str]:
+    """Frames with false hides per clip, and the hidden area against the faces' own area on the images."""
+    clips = sorted(
+        {c for rep in videos.values() for c in rep.false_hide_frames},
+        key=list(next(iter(videos.values())).false_hide_frames if videos else []).index,
+    )
+    rows = [
+        "| method | hidden area / face area (images, median) | frames with false hides, all clips | "
+        + " | ".join(_clip(c) for c in clips)
+        + " |",
+        "|---|---|---|" + "---|" * len(clips),
+    ]
+    for name in dict.fromkeys([*images, *videos]):
+        ratio = images.get(name)
+        ratio_cell = f"{np.nanmedian(ratio.area_ratios):.2f}x" if ratio and ratio.area_ratios else "-"
+        rep = videos.get(name)
+        if rep is None:
+            rows.append(f"| {name} | {ratio_cell} | - |" + " - |" * len(clips))
+            continue
+        bad = sum(a for a, _ in rep.false_hide_frames.values())
+        total = sum(b for _, b in rep.false_hide_frames.values())
+        cells = [f"{rep.false_hide_frames[c][0]}/{rep.false_hide_frames[c][1]}" for c in clips]
+        rows.append(
+            f"| {name} | {ratio_cell} | {bad}/{total} ({bad / max(1, total):.1%}) | " + " | ".join(cells) + " |"
+        )
+    return rows
+
+
+def false_region_table(videos: dict[str, VideoReport]) -> list[str]:
+    """Which pass hides what is not a face: hidden regions away from every reference face, per pass."""
+    rows = [
+        "| method | pass | hidden regions | not on a face | share | their scores (p25 / median / p75) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, rep in videos.items():
+        for key in sorted(rep.regions, key=lambda k: -len(rep.false_regions.get(k, []))):
+            false = rep.false_regions.get(key, [])
+            scores = "-" if not false else " / ".join(f"{v:.2f}" for v in np.percentile(false, [25, 50, 75]))
+            rows.append(
+                f"| {name} | {key} | {rep.regions[key]} | {len(false)} | "
+                f"{len(false) / max(1, rep.regions[key]):.0%} | {scores} |"
+            )
+    return rows
+
+
 def save_plots(folder: Path, images: dict[str, ImageReport], videos: dict[str, VideoReport]) -> list[Path]:
     """Recall by face size, precision-recall curves, leak timelines (needs matplotlib: pip install 'vcam[plots]')."""
     import matplotlib
@@ -308,6 +385,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tile-size", type=int, default=None, help="tile side in px (ours; for tuning)")
     parser.add_argument("--centerface-threshold", type=float, default=None, help="CenterFace confidence (ours)")
     parser.add_argument("--hold-ms", type=float, default=TrackerSettings().hold_s * 1000)
+    parser.add_argument(
+        "--verify", action="store_true", default=None, help="second look at uncertain candidates (ours; experiment)"
+    )
     parser.add_argument("--no-images", action="store_true")
     parser.add_argument("--no-videos", action="store_true")
     parser.add_argument("--plots", type=Path, help="write recall, PR and leak-timeline plots into this folder")
@@ -333,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
                 threshold=args.threshold,
                 tile_size=args.tile_size,
                 centerface_threshold=args.centerface_threshold,
+                verify=args.verify,
             )
         except Unavailable as exc:
             print(f"<!-- {name}: not measured: {exc} -->", flush=True)
@@ -353,6 +434,13 @@ def main(argv: list[str] | None = None) -> int:
     if videos:
         print(f"Videos: {len(clips)} clips of video_gt.json, file mode, hold {args.hold_ms:.0f} ms\n")
         print("\n".join(video_table(videos)) + "\n")
+    if images or videos:
+        print("False hides: hidden area against the faces' own area (images with ground truth), and video frames in")
+        print("which more than 2% of the picture is hidden away from every reference face (grown 2.5x)\n")
+        print("\n".join(false_hide_table(images, videos)) + "\n")
+    if videos:
+        print("What the false hides are: hidden regions whose centre is on no reference face (grown 2.5x), per pass\n")
+        print("\n".join(false_region_table(videos)) + "\n")
     if args.plots:
         try:
             for path in save_plots(args.plots, images, videos):

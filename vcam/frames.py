@@ -42,6 +42,8 @@ class Face:
     keypoints: tuple[tuple[float, float], ...] = field(default=())
     last_seen: float = 0.0
     track_id: int = -1
+    source: str = ""
+    """Which detector and pass found it ("centerface frame", "blazeface-far tile"): for diagnosis and checks."""
 
     def with_box(self, box: Box) -> Face:
         return replace(self, box=box)
@@ -117,3 +119,9 @@ def iou(a: Box, b: Box) -> float:
     inter = intersection(a, b)
     union = a[2] * a[3] + b[2] * b[3] - inter
     return inter / union if inter > 0 and union > 0 else 0.0
+
+
+def centre_inside(a: Box, b: Box) -> bool:
+    """Whether the centre of box `a` lies inside box `b`."""
+    cx, cy = a[0] + a[2] / 2, a[1] + a[3] / 2
+    return b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3]

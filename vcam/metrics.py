@@ -58,15 +58,50 @@ class Tally:
         return f"{self.share:.1%} ({self.hidden}/{self.total})" if self.total else "-"
 
 
+def _outside(shape: tuple[int, int], faces: Sequence[Sequence[float]], grow: float = 1.0) -> np.ndarray:
+    """Boolean mask of the pixels outside every face box, each grown by `grow` around its centre."""
+    outside = np.ones(shape, bool)
+    height, width = shape
+    for x, y, w, h in faces:
+        cx, cy, w, h = x + w / 2, y + h / 2, w * grow, h * grow
+        x0, y0 = max(0, int(round(cx - w / 2))), max(0, int(round(cy - h / 2)))
+        x1, y1 = min(width, int(round(cx + w / 2))), min(height, int(round(cy + h / 2)))
+        outside[y0:y1, x0:x1] = False
+    return outside
+
+
 def over_hiding(mask: np.ndarray, faces: Sequence[Sequence[float]]) -> float:
     """Share of the pixels outside every ground-truth face that were hidden (the whole frame when no faces)."""
-    outside = np.ones(mask.shape, bool)
-    height, width = mask.shape
-    for x, y, w, h in faces:
-        x0, y0 = max(0, int(round(x))), max(0, int(round(y)))
-        x1, y1 = min(width, int(round(x + w))), min(height, int(round(y + h)))
-        outside[y0:y1, x0:x1] = False
+    outside = _outside(mask.shape, faces)
     return float(mask[outside].mean()) if outside.any() else 0.0
+
+
+FALSE_HIDE_GROW = 2.5
+"""Reference face boxes grown this much count as "the face" for false hides: hair, ears, neck and the
+effect's margin are allowed; a hand or a torso beside the head is not."""
+FALSE_HIDE_FRAME = 0.02
+"""A frame has a false hide when more than this share of the whole picture is hidden away from every face."""
+
+
+def false_hide_share(mask: np.ndarray, faces: Sequence[Sequence[float]]) -> float:
+    """Share of the whole picture hidden outside every reference face grown by `FALSE_HIDE_GROW`."""
+    return float((mask & _outside(mask.shape, faces, FALSE_HIDE_GROW)).mean())
+
+
+def on_a_face(box: Sequence[float], faces: Sequence[Sequence[float]]) -> bool:
+    """Whether a hidden region's centre lies on a reference face grown by `FALSE_HIDE_GROW`."""
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    for x, y, w, h in faces:
+        fx, fy = x + w / 2, y + h / 2
+        if abs(cx - fx) <= w * FALSE_HIDE_GROW / 2 and abs(cy - fy) <= h * FALSE_HIDE_GROW / 2:
+            return True
+    return False
+
+
+def hidden_area_ratio(mask: np.ndarray, faces: Sequence[Sequence[float]]) -> float:
+    """Hidden pixels divided by the area of the reference face boxes (1.0 = exactly the faces' area)."""
+    area = sum(w * h for _, _, w, h in faces)
+    return float(mask.sum()) / area if area > 0 else float("nan")
 
 
 @dataclass(frozen=True)

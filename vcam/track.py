@@ -9,9 +9,9 @@ face makes BlazeFace lose a face long before the face leaves). After
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from vcam.frames import Box, Face, iou
+from vcam.frames import Box, Face, centre_inside, iou
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,7 +51,7 @@ class Tracker:
                 track = self._tracks[i]
                 predicted = self._predict(track, t)
                 score = max(iou(det.box, predicted), iou(det.box, track.face.box))
-                if score < self.settings.match_iou and _centre_inside(det.box, predicted):
+                if score < self.settings.match_iou and centre_inside(det.box, predicted):
                     score = self.settings.match_iou
                 if score >= self.settings.match_iou and score > best_score:
                     best, best_score = i, score
@@ -106,10 +106,5 @@ def _centre(box: Box) -> tuple[float, float]:
     return box[0] + box[2] / 2, box[1] + box[3] / 2
 
 
-def _centre_inside(a: Box, b: Box) -> bool:
-    cx, cy = _centre(a)
-    return b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3]
-
-
 def _seen(face: Face, t: float, track_id: int) -> Face:
-    return Face(face.box, face.score, face.keypoints, t, track_id)
+    return replace(face, last_seen=t, track_id=track_id)
