@@ -27,3 +27,13 @@ def test_redetected_face_keeps_its_track():
     tracker.update([Face((14, 10, 40, 40), 0.9)], 0.033)
     faces = tracker.faces_at(0.033)
     assert len(faces) == 1 and faces[0].track_id == 0
+
+
+def test_the_status_line_counts_people_not_boxes():
+    from vcam.track import count_people
+
+    head = Face((100, 100, 80, 80), 0.9)
+    twin = Face((110, 95, 70, 85), 0.5)  # the same head seen by another pass, or held by the tracker
+    other = Face((400, 120, 60, 60), 0.8)
+    assert count_people([head, twin, other]) == 2
+    assert count_people([]) == 0

@@ -24,6 +24,7 @@ from vcam.curtain import curtain
 from vcam.frames import Frame
 from vcam.sinks import Sink, SinkError
 from vcam.sources import Source, SourceError
+from vcam.track import count_people
 
 STATUS_NO_CAMERA = "Privacy curtain: camera disconnected, reconnecting"
 
@@ -269,7 +270,7 @@ class LivePipeline:
         self._send(out.image, curtained=out.curtain is not None, frame=frame)
         with self._lock:
             self._latencies.append(time.monotonic() - frame.t)
-            self._faces = len(out.faces)
+            self._faces = count_people(out.faces)
             self._detect_s = out.detect_s
 
     def _publish_curtain(self, last: Frame | None) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from vcam.frames import Box, Face, centre_inside, iou
+from vcam.frames import Box, Face, centre_inside, intersection, iou
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,21 @@ class Tracker:
         cx, cy = x + w / 2 + vx * dt, y + h / 2 + vy * dt
         nw, nh = w * grow, h * grow
         return (cx - nw / 2, cy - nh / 2, nw, nh)
+
+
+def count_people(faces: list[Face]) -> int:
+    """How many people the hidden faces are: boxes that overlap (a face and its held twin, a crop's and the
+    whole frame's look at one head) count once. For the status line, which counted boxes."""
+    groups: list[list[Box]] = []
+    for face in faces:
+        touching = [g for g in groups if any(_same_head(face.box, b) for b in g)]
+        merged = [face.box] + [b for g in touching for b in g]
+        groups = [g for g in groups if g not in touching] + [merged]
+    return len(groups)
+
+
+def _same_head(a: Box, b: Box) -> bool:
+    return intersection(a, b) > 0.3 * min(a[2] * a[3], b[2] * b[3])
 
 
 def _plausible(box: Box) -> bool:
