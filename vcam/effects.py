@@ -1,9 +1,10 @@
-"""How a face is hidden: blur, pixelate, solid fill or a feathered elliptical mask.
+"""How a face is hidden: blur, pixelate, solid fill or a softer blurred mask, all over one head shape.
 
 Every effect is a pure function of ``(image, faces, style, intensity)``: it
-writes only inside each face's hidden area (the box grown by `margin`,
-clipped to the frame), and its strength scales with the face so a large face
-is no easier to recognise than a small one. Intensity 0 is still
+writes only inside each face's head shape (an ellipse over the head, turned
+with the eye line, with a soft edge; the box grown by `margin` where the box is
+a guess), and its strength scales with the face so a large face is no easier
+to recognise than a small one. Intensity 0 is still
 anonymizing: blur at half the face width and 8 pixel blocks across a face
 are where a face recognizer mostly stops matching (see docs/EVALUATION.md).
 """
@@ -32,57 +33,161 @@ class EffectSettings:
     """Hidden area = detector box grown by this factor (and more toward hairline and chin)."""
 
 
-def hidden_mask(faces: list[Face], shape: tuple[int, ...], settings: EffectSettings) -> np.ndarray:
-    """Boolean HxW mask of the pixels the effect replaces (for the mask style: the solid core of the ellipse)."""
-    mask = np.zeros(shape[:2], np.uint8)
-    height, width = shape[:2]
-    for face in faces:
-        grown = expand_box(face.box, settings.margin)
-        region = clip_box(grown, width, height)
-        if region is None:
-            continue
+HEAD_WIDTH = 0.66
+HEAD_HEIGHT = 0.74
+HEAD_UP = 0.03
+"""The head ellipse's semi-axes and upward shift, in detector-box widths and heights. Ground-truth face
+boxes (hairline to chin, ear to ear) are 0.8-0.9 box widths wide and 0.9-1.0 box heights high (median;
+p90 1.0-1.1x) and sit 0-0.04 heights above the box centre; an ellipse through those corners with room
+for their spread is these numbers (docs/EVALUATION.md, "Head shapes")."""
+SURE_FACE = 0.7
+"""Below this score the box is a guess: a profile, a turned or dim face, often a part of a close-up face
+that several such boxes cover together (hamilton's close-ups: 0.44-0.57). Their rectangles are kept."""
+TINY_FACE_PX = 24.0
+"""Below this width the keypoints are noise and the box is rough: the rectangle is kept."""
+FEATHER = 0.08
+"""Soft edge outside the shape, as a share of its radius: blur, pixelate and solid."""
+MASK_FEATHER = 0.3
+"""The mask style's wider soft edge."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeadShape:
+    """An ellipse over the head: centre, semi-axes (`a` across the face, `b` brow to chin), turned by `angle`."""
+
+    cx: float
+    cy: float
+    a: float
+    b: float
+    angle: float
+    """Radians; 0 = upright. Taken from the eye line."""
+    rect: tuple[float, float, float, float] | None = None
+    """Instead of the ellipse, this whole box (faces cut by the frame edge, tiny or uncertain faces)."""
+
+    @property
+    def size(self) -> float:
+        """The face size an effect's strength scales with: the shape's longer extent."""
+        if self.rect is not None:
+            return max(self.rect[2], self.rect[3])
+        return 2 * max(self.a, self.b)
+
+    def bounds(self, feather: float) -> tuple[float, float, float, float]:
+        """Axis-aligned box ``(x, y, w, h)`` around the shape and its soft edge."""
+        if self.rect is not None:
+            return self.rect
+        a, b = self.a * (1 + feather), self.b * (1 + feather)
+        c, s = abs(np.cos(self.angle)), abs(np.sin(self.angle))
+        ex, ey = np.hypot(a * c, b * s), np.hypot(a * s, b * c)
+        return (self.cx - ex, self.cy - ey, 2 * ex, 2 * ey)
+
+    def alpha(self, region: tuple[int, int, int, int], feather: float) -> np.ndarray:
+        """HxWx1 float32 over `region`: 1 inside the ellipse, falling to 0 across the soft edge."""
         x0, y0, x1, y1 = region
-        if settings.style == "mask":
-            mask[y0:y1, x0:x1] |= (_ellipse_alpha(region, grown)[..., 0] >= 1.0).astype(np.uint8)
-        else:
-            mask[y0:y1, x0:x1] = 1
-    return mask.astype(bool)
+        if self.rect is not None:
+            return np.ones((y1 - y0, x1 - x0, 1), np.float32)
+        yy, xx = np.ogrid[y0:y1, x0:x1]
+        dx = (xx + 0.5 - self.cx).astype(np.float32)
+        dy = (yy + 0.5 - self.cy).astype(np.float32)
+        c, s = np.float32(np.cos(self.angle)), np.float32(np.sin(self.angle))
+        u = (dx * c + dy * s) / max(self.a, 0.5)
+        v = (dy * c - dx * s) / max(self.b, 0.5)
+        r = np.sqrt(u * u + v * v)
+        return np.clip((1 + feather - r) / feather, 0.0, 1.0)[..., None]
 
 
-def affected_mask(faces: list[Face], shape: tuple[int, ...], margin: float) -> np.ndarray:
-    """Boolean HxW mask of every pixel any effect may write (the grown, clipped boxes); all else is untouched."""
+def eye_angle(face: Face) -> float | None:
+    """The head's tilt from the eye line (BlazeFace's and CenterFace's first two keypoints), if plausible."""
+    if len(face.keypoints) < 2 or face.box[2] < TINY_FACE_PX:
+        return None
+    (x0, y0), (x1, y1) = face.keypoints[0], face.keypoints[1]
+    dx, dy = x1 - x0, y1 - y0
+    distance = float(np.hypot(dx, dy))
+    angle = float(np.arctan2(dy, dx))
+    if not (0.15 * face.box[2] <= distance <= 1.2 * face.box[2]) or abs(angle) > np.radians(100):
+        return None  # eyes too close, too far, or upside down: not a readable eye line
+    return angle
+
+
+def head_shape(face: Face, margin: float, frame: tuple[int, int]) -> HeadShape:
+    """The area to hide for one face in a `frame` of (width, height): an ellipse from hairline to chin and
+    ear to ear, turned with the eye line.
+
+    `margin` scales it (at the default the ellipse has the measured proportions). Where the box is a guess
+    the rectangle of the box grown by `margin` stays: a face cut by the frame edge (its keypoints are
+    guesses, and the rectangle's corners are what covered hamilton's edge-cut profile), a face under
+    `TINY_FACE_PX`, a face under `SURE_FACE`.
+    """
+    x, y, w, h = face.box
+    grown = expand_box(face.box, margin)
+    if not all(np.isfinite(face.box)) or w < TINY_FACE_PX or face.score < SURE_FACE or _at_edge(grown, *frame):
+        return HeadShape(0.0, 0.0, 0.0, 0.0, 0.0, rect=grown)
+    angle = eye_angle(face) or 0.0
+    scale = margin / EffectSettings().margin
+    size_w, size_h = (max(w, h), max(w, h)) if abs(angle) > np.radians(15) else (w, h)
+    a, b = HEAD_WIDTH * size_w * scale, HEAD_HEIGHT * size_h * scale
+    up = HEAD_UP * size_h
+    cx = x + w / 2 + up * np.sin(angle)
+    cy = y + h / 2 - up * np.cos(angle)
+    return HeadShape(float(cx), float(cy), float(a), float(b), angle)
+
+
+def _at_edge(grown, width: int, height: int) -> bool:
+    gx, gy, gw, gh = grown
+    return gx < 0 or gy < 0 or gx + gw > width or gy + gh > height
+
+
+def _feather(style: str) -> float:
+    return MASK_FEATHER if style == "mask" else FEATHER
+
+
+def _shape_masks(faces: list[Face], shape: tuple[int, ...], margin: float, feather: float) -> np.ndarray:
     mask = np.zeros(shape[:2], bool)
     height, width = shape[:2]
     for face in faces:
-        region = clip_box(expand_box(face.box, margin), width, height)
-        if region is not None:
-            x0, y0, x1, y1 = region
-            mask[y0:y1, x0:x1] = True
+        head = head_shape(face, margin, (width, height))
+        region = clip_box(head.bounds(feather), width, height)
+        if region is None:
+            continue
+        x0, y0, x1, y1 = region
+        mask[y0:y1, x0:x1] |= head.alpha(region, feather)[..., 0] > 0
     return mask
 
 
+def hidden_mask(faces: list[Face], shape: tuple[int, ...], settings: EffectSettings) -> np.ndarray:
+    """Boolean HxW mask of the pixels the effect changes: every head shape with its soft edge."""
+    return _shape_masks(faces, shape, settings.margin, _feather(settings.style))
+
+
+def affected_mask(faces: list[Face], shape: tuple[int, ...], margin: float) -> np.ndarray:
+    """Boolean HxW mask of every pixel any style may write (the widest soft edge); all else is untouched."""
+    return _shape_masks(faces, shape, margin, max(FEATHER, MASK_FEATHER))
+
+
 def apply(image: np.ndarray, faces: list[Face], settings: EffectSettings) -> np.ndarray:
-    """Return a copy of `image` with every face hidden in `settings.style`."""
+    """Return a copy of `image` with every face hidden in `settings.style`, over its head shape."""
+    if settings.style not in STYLES:
+        raise ValueError(f"unknown style {settings.style!r}; choose one of {', '.join(STYLES)}")
     out = image.copy()
     height, width = image.shape[:2]
     level = max(0, min(100, int(settings.intensity))) / 100.0
+    feather = _feather(settings.style)
     for face in faces:
-        grown = expand_box(face.box, settings.margin)
-        region = clip_box(grown, width, height)
+        head = head_shape(face, settings.margin, (width, height))
+        region = clip_box(head.bounds(feather), width, height)
         if region is None:
             continue
-        size = max(grown[2], grown[3])
-        if settings.style == "blur":
-            _blur(out, region, size, level)
-        elif settings.style == "pixelate":
-            _pixelate(out, region, size, level)
+        x0, y0, x1, y1 = region
+        patch = out[y0:y1, x0:x1]
+        size = head.size
+        if settings.style == "pixelate":
+            fill = _pixelate_patch(patch, size, level)
         elif settings.style == "solid":
-            x0, y0, x1, y1 = region
-            out[y0:y1, x0:x1] = SOLID_BGR
-        elif settings.style == "mask":
-            _mask(out, region, grown, size, level)
-        else:
-            raise ValueError(f"unknown style {settings.style!r}; choose one of {', '.join(STYLES)}")
+            fill = np.empty_like(patch)
+            fill[:] = SOLID_BGR
+        else:  # blur, mask
+            fill = _blur_patch(patch, size, level)
+        alpha = head.alpha(region, feather)
+        out[y0:y1, x0:x1] = (fill * alpha + patch * (1 - alpha) + 0.5).astype(np.uint8)
     return out
 
 
@@ -107,36 +212,10 @@ def _blur_patch(patch: np.ndarray, size: float, level: float) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _blur(out: np.ndarray, region, size: float, level: float) -> None:
-    x0, y0, x1, y1 = region
-    out[y0:y1, x0:x1] = _blur_patch(out[y0:y1, x0:x1], size, level)
-
-
-def _pixelate(out: np.ndarray, region, size: float, level: float) -> None:
+def _pixelate_patch(patch: np.ndarray, size: float, level: float) -> np.ndarray:
     """Blocks of 1/8 (intensity 0) to 1/4 (100) of the face: 8 blocks re-identify ~12% in our measurements."""
-    x0, y0, x1, y1 = region
     blocks_across = 8 - 4 * level
     block = max(2.0, size / blocks_across)
-    patch = out[y0:y1, x0:x1]
     h, w = patch.shape[:2]
     small = cv2.resize(patch, (max(1, round(w / block)), max(1, round(h / block))), interpolation=cv2.INTER_AREA)
-    out[y0:y1, x0:x1] = cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
-
-
-def _ellipse_alpha(region, grown) -> np.ndarray:
-    """HxWx1 alpha of the mask style: 1 inside an ellipse 15% wider than the grown box, feathered to 0 by 1.2x."""
-    x0, y0, x1, y1 = region
-    x, y, w, h = grown
-    cx, cy, ax, ay = x + w / 2, y + h / 2, max(w, 1) / 2 * 1.15, max(h, 1) / 2 * 1.15
-    yy, xx = np.ogrid[y0:y1, x0:x1]
-    r = np.sqrt(((xx + 0.5 - cx) / ax) ** 2 + ((yy + 0.5 - cy) / ay) ** 2)
-    return np.clip((1.2 - r) / 0.2, 0.0, 1.0)[..., None].astype(np.float32)
-
-
-def _mask(out: np.ndarray, region, grown, size: float, level: float) -> None:
-    """Blurred face under an elliptical alpha: solid inside, feathered to zero at the region's border."""
-    x0, y0, x1, y1 = region
-    patch = out[y0:y1, x0:x1]
-    alpha = _ellipse_alpha(region, grown)
-    hidden = _blur_patch(patch, size, level).astype(np.float32)
-    out[y0:y1, x0:x1] = (hidden * alpha + patch.astype(np.float32) * (1 - alpha) + 0.5).astype(np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_NEAREST)
