@@ -264,13 +264,18 @@ def source_table(reports: dict[str, ImageReport]) -> list[str]:
     return rows
 
 
+def _clip(name: str) -> str:
+    """A clip's short name: "intel-sv__eat.mkv" -> "eat"."""
+    return name.split("__")[-1].rsplit(".", 1)[0]
+
+
 def video_table(reports: dict[str, VideoReport]) -> list[str]:
     rows = [
         "| method | leaked face-frames | readable (detail >= 0.5) | longest leak run (frames) | frames/s | per clip |",
         "|---|---|---|---|---|---|",
     ]
     for name, rep in reports.items():
-        clips = ", ".join(f"{k.split('__')[-1].rsplit('.', 1)[0]} {a}/{b}" for k, (a, b) in rep.per_clip.items())
+        clips = ", ".join(f"{_clip(k)} {a}/{b}" for k, (a, b) in rep.per_clip.items())
         share = f"{rep.leaked / max(1, rep.face_frames):.1%} ({rep.leaked}/{rep.face_frames})"
         longest = max(rep.longest_run.values(), default=0)
         fps = rep.frames / max(rep.seconds, 1e-9)
@@ -278,16 +283,9 @@ def video_table(reports: dict[str, VideoReport]) -> list[str]:
     return rows
 
 
-def _clip(name: str) -> str:
-    return name.split("__")[-1].rsplit(".", 1)[0]
-
-
 def false_hide_table(images: dict[str, ImageReport], videos: dict[str, VideoReport]) -> list[str]:
     """Frames with false hides per clip, and the hidden area against the faces' own area on the images."""
-    clips = sorted(
-        {c for rep in videos.values() for c in rep.false_hide_frames},
-        key=list(next(iter(videos.values())).false_hide_frames if videos else []).index,
-    )
+    clips = list(next(iter(videos.values())).false_hide_frames) if videos else []  # every method plays the same
     rows = [
         "| method | hidden area / face area (images, median) | frames with false hides, all clips | "
         + " | ".join(_clip(c) for c in clips)
