@@ -186,8 +186,12 @@ def apply(image: np.ndarray, faces: list[Face], settings: EffectSettings) -> np.
             fill[:] = SOLID_BGR
         else:  # blur, mask
             fill = _blur_patch(patch, size, level)
-        alpha = head.alpha(region, feather)
-        out[y0:y1, x0:x1] = (fill * alpha + patch * (1 - alpha) + 0.5).astype(np.uint8)
+        if head.rect is not None:
+            out[y0:y1, x0:x1] = fill
+            continue
+        alpha = head.alpha(region, feather)[..., 0]
+        # cv2.blendLinear: the per-pixel mix in C (numpy's float mix of a 250 px face at 720p cost ~7 ms).
+        out[y0:y1, x0:x1] = cv2.blendLinear(fill, patch, alpha, 1.0 - alpha)
     return out
 
 
