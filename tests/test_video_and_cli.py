@@ -191,3 +191,12 @@ def test_settings_defaults_are_the_evaluated_ones():
     assert config.threshold == scan.threshold and config.margin == effect.margin
     files = anonymizer_settings(Config(), live=False)
     assert isinstance(files, AnonymizerSettings) and files.scan.centerface and files.scan.centerface_width == 0
+
+
+def test_a_normal_run_prints_only_vcams_lines_and_verbose_shows_the_native_ones(tmp_path, eval_path):
+    image = str(eval_path / "images" / "dlib__2008_001009.jpg")
+    quiet = run_cli("anonymize", image, "-o", str(tmp_path / "q.jpg"))
+    loud = run_cli("anonymize", image, "-o", str(tmp_path / "v.jpg"), "--verbose")
+    assert quiet.returncode == loud.returncode == 0, quiet.stderr + loud.stderr
+    assert "XNNPACK" not in quiet.stderr and "INFO:" not in quiet.stderr, quiet.stderr
+    assert "XNNPACK" in loud.stderr, loud.stderr

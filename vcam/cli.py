@@ -7,6 +7,7 @@ never a traceback.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -62,6 +63,9 @@ def _add_anonymizing_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=_bounded(float, 0.05, 0.95), help="detector confidence (default 0.4)")
     p.add_argument("--hold-ms", type=_bounded(int, 0, 10000), help="keep a lost face hidden this long (default 500)")
     p.add_argument("--margin", type=_bounded(float, 1.0, 3.0), help="hidden area around each face box (default 1.45)")
+    p.add_argument(
+        "--verbose", action="store_true", help="also show the native libraries' log lines (LiteRT's), hidden normally"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -361,6 +365,8 @@ def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
     except (CliError, control.ControlError, OSError) as exc:
         print(f"vcam: {exc}", file=sys.stderr)
         return 2
+    if args.verbose:
+        os.environ["VCAM_DEBUG"] = "1"  # the switch detect.quiet_native_stderr reads when a model loads
     cfg, warnings = config.load(args.config)
     for w in warnings:
         print(f"warning: {w}", file=sys.stderr)
