@@ -115,8 +115,9 @@ class Anonymizer:
         """Detection loop: always works on the newest submitted frame, drops older ones.
 
         A failing scan curtains at once. The models are only recreated after `rebuild_after`
-        failures in a row, and with growing pauses: mediapipe keeps ~3 MB per detector it ever
-        created, so rebuilding on every error of a persistent fault would grow memory without end.
+        failures in a row, and with growing pauses: native runtimes keep memory per detector ever
+        created (mediapipe kept ~3 MB each, measured before the switch to LiteRT), so rebuilding on
+        every error of a persistent fault would grow memory without end.
         """
         scanner: Scanner | None = None
         failures = 0

