@@ -11,6 +11,7 @@ are where a face recognizer mostly stops matching (see docs/EVALUATION.md).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -140,16 +141,22 @@ def _feather(style: str) -> float:
     return MASK_FEATHER if style == "mask" else FEATHER
 
 
-def _shape_masks(faces: list[Face], shape: tuple[int, ...], margin: float, feather: float) -> np.ndarray:
-    mask = np.zeros(shape[:2], bool)
+def _placed(
+    faces: list[Face], shape: tuple[int, ...], margin: float, feather: float
+) -> Iterator[tuple[HeadShape, tuple[int, int, int, int]]]:
+    """Each face's head shape and the frame region it touches (faces wholly outside the frame are skipped)."""
     height, width = shape[:2]
     for face in faces:
         head = head_shape(face, margin, (width, height))
         region = clip_box(head.bounds(feather), width, height)
-        if region is None:
-            continue
-        x0, y0, x1, y1 = region
-        mask[y0:y1, x0:x1] |= head.alpha(region, feather)[..., 0] > 0
+        if region is not None:
+            yield head, region
+
+
+def _shape_masks(faces: list[Face], shape: tuple[int, ...], margin: float, feather: float) -> np.ndarray:
+    mask = np.zeros(shape[:2], bool)
+    for head, (x0, y0, x1, y1) in _placed(faces, shape, margin, feather):
+        mask[y0:y1, x0:x1] |= head.alpha((x0, y0, x1, y1), feather)[..., 0] > 0
     return mask
 
 
@@ -168,14 +175,9 @@ def apply(image: np.ndarray, faces: list[Face], settings: EffectSettings) -> np.
     if settings.style not in STYLES:
         raise ValueError(f"unknown style {settings.style!r}; choose one of {', '.join(STYLES)}")
     out = image.copy()
-    height, width = image.shape[:2]
     level = max(0, min(100, int(settings.intensity))) / 100.0
     feather = _feather(settings.style)
-    for face in faces:
-        head = head_shape(face, settings.margin, (width, height))
-        region = clip_box(head.bounds(feather), width, height)
-        if region is None:
-            continue
+    for head, region in _placed(faces, image.shape, settings.margin, feather):
         x0, y0, x1, y1 = region
         patch = out[y0:y1, x0:x1]
         size = head.size

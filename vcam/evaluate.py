@@ -98,7 +98,7 @@ class VideoReport:
 
 def region_source(face, t: float) -> str:
     """The pass behind a hidden region: the detector and pass that found it on this frame, else "held"."""
-    return face.source or "?" if face.last_seen >= t else "held (tracker)"
+    return (face.source or "?") if face.last_seen >= t else "held (tracker)"
 
 
 def load_manifest(eval_dir: Path) -> dict:

@@ -58,14 +58,21 @@ class Tally:
         return f"{self.share:.1%} ({self.hidden}/{self.total})" if self.total else "-"
 
 
+def _grown(box: Sequence[float], grow: float) -> tuple[float, float, float, float]:
+    """``(x0, y0, x1, y1)`` of `box` grown by `grow` around its centre."""
+    x, y, w, h = box
+    cx, cy = x + w / 2, y + h / 2
+    return cx - w * grow / 2, cy - h * grow / 2, cx + w * grow / 2, cy + h * grow / 2
+
+
 def _outside(shape: tuple[int, int], faces: Sequence[Sequence[float]], grow: float = 1.0) -> np.ndarray:
     """Boolean mask of the pixels outside every face box, each grown by `grow` around its centre."""
     outside = np.ones(shape, bool)
     height, width = shape
-    for x, y, w, h in faces:
-        cx, cy, w, h = x + w / 2, y + h / 2, w * grow, h * grow
-        x0, y0 = max(0, int(round(cx - w / 2))), max(0, int(round(cy - h / 2)))
-        x1, y1 = min(width, int(round(cx + w / 2))), min(height, int(round(cy + h / 2)))
+    for face in faces:
+        x0, y0, x1, y1 = _grown(face, grow)
+        x0, y0 = max(0, int(round(x0))), max(0, int(round(y0)))
+        x1, y1 = min(width, int(round(x1))), min(height, int(round(y1)))
         outside[y0:y1, x0:x1] = False
     return outside
 
@@ -91,9 +98,9 @@ def false_hide_share(mask: np.ndarray, faces: Sequence[Sequence[float]]) -> floa
 def on_a_face(box: Sequence[float], faces: Sequence[Sequence[float]]) -> bool:
     """Whether a hidden region's centre lies on a reference face grown by `FALSE_HIDE_GROW`."""
     cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-    for x, y, w, h in faces:
-        fx, fy = x + w / 2, y + h / 2
-        if abs(cx - fx) <= w * FALSE_HIDE_GROW / 2 and abs(cy - fy) <= h * FALSE_HIDE_GROW / 2:
+    for face in faces:
+        x0, y0, x1, y1 = _grown(face, FALSE_HIDE_GROW)
+        if x0 <= cx <= x1 and y0 <= cy <= y1:
             return True
     return False
 
