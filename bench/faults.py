@@ -13,10 +13,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from vcam.frames import Frame
-from vcam.metrics import detail_correlation
+from vcam.metrics import FALSE_HIDE_FRAME, detail_correlation, false_hide_share
 from vcam.scan import Scanner, ScanSettings
 from vcam.sinks import Sink, SinkError
 from vcam.sources import Source, SourceError
@@ -150,9 +151,19 @@ class _FlakySinkInstance:
         self.inner.close()
 
 
+CHANGED = 8
+"""Grey levels: a changed pixel (a blurred flat wall may change less and is then not counted)."""
+CURTAIN_SHARE = 0.9
+"""A published frame changed over this share of its pixels is a curtain, not a false hide."""
+
+
 @dataclass
 class LeakChecker:
     """Checks published frames off the hot path: a face whose detail survives (correlation >= 0.5) is a leak.
+
+    It also counts false hides as an outside observer sees them: pixels the published frame changed
+    (any channel by more than `CHANGED` levels) away from every reference face grown 2.5x, over 2% of the
+    picture (the measure of `vcam eval`). A frame changed almost everywhere is a curtain, counted apart.
 
     `boxes_for(frame)` gives the reference boxes of a camera frame. Frames published before any camera
     frame arrived (a black curtain) are counted, not scored.
@@ -164,6 +175,8 @@ class LeakChecker:
     faces: int = 0
     leaks: list[tuple[int, float]] = field(default_factory=list)
     skipped: int = 0
+    false_hides: int = 0
+    curtains: int = 0
     published: list[float] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -186,7 +199,14 @@ class LeakChecker:
             if item is None:
                 return
             image, frame = item
-            for box in self.boxes_for(frame):
+            boxes = self.boxes_for(frame)
+            if image.shape == frame.image.shape:
+                changed = cv2.absdiff(image, frame.image).max(axis=2) > CHANGED
+                if changed.mean() > CURTAIN_SHARE:
+                    self.curtains += 1
+                else:
+                    self.false_hides += false_hide_share(changed, boxes) > FALSE_HIDE_FRAME
+            for box in boxes:
                 self.faces += 1
                 corr = detail_correlation(frame.image, image, box)
                 if corr >= self.threshold:
