@@ -58,6 +58,14 @@ def test_a_face_cut_by_the_frame_edge_keeps_the_rectangle_and_is_covered_inside_
     assert (out[150:250, 0:60] == effects.SOLID_BGR).all(), "the whole visible part of the face is filled"
 
 
+def test_a_face_near_the_edge_but_not_cut_by_it_keeps_its_ellipse_clipped_by_the_frame():
+    face = Face((270.0, 10.0, 100.0, 100.0), 0.95, ((295, 45), (345, 45)))
+    setting = effects.EffectSettings(style="solid")
+    assert expand_box(face.box, setting.margin)[1] < 0, "its grown box pokes out of the frame"
+    assert effects.head_shape(face, setting.margin, FRAME).rect is None
+    assert coverage(face.box, effects.hidden_mask([face], SHAPE, setting)) >= 0.99
+
+
 @pytest.mark.parametrize("face", [Face((100.0, 100.0, 12.0, 12.0), 0.9), upright(score=0.5)], ids=["tiny", "unsure"])
 def test_tiny_and_uncertain_faces_keep_the_generous_rectangle(face):
     head = effects.head_shape(face, SETTINGS.margin, FRAME)

@@ -1,5 +1,7 @@
 """A lost face stays hidden for hold-ms, growing, then is released."""
 
+from dataclasses import replace
+
 from vcam.frames import Face
 from vcam.track import Tracker, TrackerSettings
 
@@ -37,3 +39,23 @@ def test_the_status_line_counts_people_not_boxes():
     other = Face((400, 120, 60, 60), 0.8)
     assert count_people([head, twin, other]) == 2
     assert count_people([]) == 0
+
+
+def test_a_second_look_that_finds_nothing_releases_an_unverified_track_only():
+    tracker = Tracker()
+    checked = Face((100, 100, 80, 80), 0.9)
+    unchecked = replace(Face((400, 300, 120, 120), 0.5), unverified=True)
+    tracker.update([checked, unchecked], 0.0)
+    tracker.release_unverified([checked.box, unchecked.box], 0.05)
+    assert [f.score for f in tracker.faces_at(0.05)] == [checked.score]
+
+
+def test_a_track_once_checked_stays_checked():
+    tracker = Tracker()
+    tracker.update([Face((100, 100, 80, 80), 0.9)], 0.0)
+    tracker.update([replace(Face((104, 100, 80, 80), 0.5), unverified=True)], 0.04)
+    assert [f.unverified for f in tracker.faces_at(0.04)] == [False]
+    fresh = Tracker()
+    fresh.update([replace(Face((104, 100, 80, 80), 0.5), unverified=True)], 0.0)
+    fresh.update([Face((104, 100, 80, 80), 0.9)], 0.04)
+    assert [f.unverified for f in fresh.faces_at(0.04)] == [False]

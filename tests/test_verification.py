@@ -3,6 +3,8 @@ candidate that cannot be checked in time is, and a face already tracked is not r
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from vcam.frames import Face
@@ -59,7 +61,7 @@ def test_a_candidate_that_cannot_be_checked_in_time_is_hidden():
     scan, dets = scanner(checker_finds=[])
     scan.scan(IMAGE, 0.0, [])  # learn the cost of each detector
     dets["centerface-verify"].calls = 0
-    result = scan.scan(IMAGE, 0.0, [], budget_s=0.0)
+    result = scan.scan(IMAGE, 10.0, [], budget_s=0.0)
     assert TORSO.box in [f.box for f in result.faces] and dets["centerface-verify"].calls == 0
 
 
@@ -67,3 +69,49 @@ def test_a_candidate_on_a_tracked_face_is_not_re_examined():
     scan, dets = scanner(checker_finds=[])
     assert TORSO.box in [f.box for f in scan.scan(IMAGE, 0.0, [TORSO]).faces]
     assert dets["centerface-verify"].calls == 0
+
+
+def test_an_unchecked_candidate_is_marked_and_looked_at_again_once_there_is_time():
+    scan, dets = scanner(checker_finds=[])
+    scan.scan(IMAGE, 0.0, [])  # learn the cost of each detector
+    busy = scan.scan(IMAGE, 10.0, [], budget_s=0.0)
+    (held,) = [f for f in busy.faces if f.box == TORSO.box]
+    assert held.unverified and not [f for f in busy.faces if f.box == USER.box][0].unverified
+    dets["centerface-verify"].calls = 0
+    dets["blazeface-far"].faces = [USER]  # the detector does not find the torso again ...
+    later = scan.scan(IMAGE, 10.04, [USER, held], budget_s=1.0)
+    assert dets["centerface-verify"].calls == 1, "... but the unverified track still gets its second look"
+    assert later.cleared == [TORSO.box]
+
+
+def test_an_unverified_track_does_not_excuse_the_same_candidate_from_its_look():
+    scan, dets = scanner(checker_finds=[])
+    result = scan.scan(IMAGE, 0.0, [replace(TORSO, unverified=True)])
+    assert TORSO.box not in [f.box for f in result.faces]
+    assert TORSO.box in result.cleared
+
+
+def test_a_confirmed_unverified_track_is_not_cleared():
+    scan, _ = scanner(checker_finds=[Face((600, 280, 100, 100), 0.6)])
+    result = scan.scan(IMAGE, 0.0, [USER, replace(TORSO, unverified=True)])
+    assert result.cleared == [] and TORSO.box in [f.box for f in result.faces]
+
+
+def test_a_place_a_look_found_empty_stays_clear_for_its_memory_and_is_looked_at_again_after():
+    scan, dets = scanner(checker_finds=[])
+    memory = scan.settings.verify_memory_s
+    assert TORSO.box not in [f.box for f in scan.scan(IMAGE, 0.0, []).faces]
+    dets["centerface-verify"].calls = 0
+    assert TORSO.box not in [f.box for f in scan.scan(IMAGE, memory / 2, [], budget_s=0.0).faces], (
+        "re-found within the memory, with no time for a look: still known to be no face"
+    )
+    assert dets["centerface-verify"].calls == 0
+    assert TORSO.box in [f.box for f in scan.scan(IMAGE, memory * 1.5, [], budget_s=0.0).faces], (
+        "after the memory, an unchecked find is hidden again (fail closed)"
+    )
+
+
+def test_a_new_scene_forgets_where_looks_found_no_face():
+    scan, _ = scanner(checker_finds=[])
+    scan.scan(IMAGE, 0.0, [])
+    assert TORSO.box in [f.box for f in scan.scan(IMAGE, 0.1, [], budget_s=0.0, thorough=True).faces]

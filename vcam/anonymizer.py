@@ -175,6 +175,7 @@ class Anonymizer:
                 self._ready = True
                 if self._result_t is None or job.frame.t >= self._result_t:
                     self._tracker.update(result.faces, job.frame.t)
+                    self._tracker.release_unverified(result.cleared, job.frame.t)
                     self._result_t = job.frame.t
                     self._result_index = job.frame.index
                     self._result_thumb = job.thumb

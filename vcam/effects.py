@@ -120,7 +120,7 @@ def head_shape(face: Face, margin: float, frame: tuple[int, int]) -> HeadShape:
     """
     x, y, w, h = face.box
     grown = expand_box(face.box, margin)
-    if not all(np.isfinite(face.box)) or w < TINY_FACE_PX or face.score < SURE_FACE or _at_edge(grown, *frame):
+    if not all(np.isfinite(face.box)) or w < TINY_FACE_PX or face.score < SURE_FACE or _at_edge(face.box, *frame):
         return HeadShape(0.0, 0.0, 0.0, 0.0, 0.0, rect=grown)
     angle = eye_angle(face) or 0.0
     scale = margin / EffectSettings().margin
@@ -132,9 +132,13 @@ def head_shape(face: Face, margin: float, frame: tuple[int, int]) -> HeadShape:
     return HeadShape(float(cx), float(cy), float(a), float(b), angle)
 
 
-def _at_edge(grown, width: int, height: int) -> bool:
-    gx, gy, gw, gh = grown
-    return gx < 0 or gy < 0 or gx + gw > width or gy + gh > height
+EDGE_PX = 2.0
+"""A box this close to the frame's edge was cut by it (the detector slides such boxes inside the frame)."""
+
+
+def _at_edge(box, width: int, height: int) -> bool:
+    x, y, w, h = box
+    return x < EDGE_PX or y < EDGE_PX or x + w > width - EDGE_PX or y + h > height - EDGE_PX
 
 
 def _feather(style: str) -> float:

@@ -44,6 +44,9 @@ class Face:
     track_id: int = -1
     source: str = ""
     """Which detector and pass found it ("centerface frame", "blazeface-far tile"): for diagnosis and checks."""
+    unverified: bool = False
+    """An uncertain candidate kept (hidden) only because its second look did not fit the frame's budget.
+    It is hidden like any face but does not vouch for the candidates that overlap it later."""
 
     def with_box(self, box: Box) -> Face:
         return replace(self, box=box)

@@ -59,6 +59,11 @@ class ScanSettings:
     """CenterFace finds with a lower score (hands and textures: 0.22-0.31) are checked the same way ..."""
     verify_centerface_min_px: float = 40.0
     """... when at least this wide: smaller ones are the far faces of crowds, which only CenterFace sees."""
+    verify_memory_s: float = 0.5
+    """How long a look that found no face vouches for its place. Live, the look fits the frame budget only
+    now and then (BlazeFace twice plus the look is 15-22 ms of the 20 ms at 30 fps on this machine); the
+    torso BlazeFace re-finds on every frame stays cleared between looks, and is looked at again twice a
+    second."""
     verify_confirm: float = 0.5
     """Score the check needs, on the crop, for a face centred in the candidate or overlapping it (IoU 0.2).
     0.3 let a patterned sweater confirm itself on the brother clip."""
@@ -76,6 +81,8 @@ class ScanResult:
     faces: list[Face]
     passes: list[Pass]
     elapsed_s: float
+    cleared: list[Box] = field(default_factory=list)
+    """Where a second look found no face: unverified tracks there are released."""
 
 
 TRACK_OVERLAP = 0.3
@@ -124,16 +131,28 @@ class Scanner:
     _cost: dict[str, float] = field(default_factory=dict)
     _tile_cursor: int = 0
     _frames_since_cf: int = 1_000_000
+    _no_face: list[tuple[Box, float]] = field(default_factory=list)
+    """Where a second look found no face, and when: the same uncertain find there is not looked at again
+    (nor hidden) until `ScanSettings.verify_memory_s` has passed."""
 
     def detector(self, name: str) -> Detector:
         if name not in self._detectors:
             self._detectors[name] = self.factory(name, self.settings)
         return self._detectors[name]
 
-    def warm_up(self) -> None:
-        """Load every model this configuration may use, so the first frame does not pay for it."""
+    def warm_up(self, size: tuple[int, int] = (1280, 720)) -> None:
+        """Load and run every model this configuration may use, so the first frames do not pay for it.
+
+        Each runs twice on a blank frame of `size`: a runtime's first call allocates (CenterFace's took 30-60
+        ms more than its second), and the cost remembered for the budget checks is the second call's. A
+        first-call cost kept the second look out of the live budget for seconds, so uncertain candidates
+        (torsos) stayed hidden unchecked.
+        """
+        blank = np.zeros((size[1], size[0], 3), np.uint8)
         for name in self._names():
-            self.detector(name)
+            self.detector(name).detect(blank, 0.0)
+            self._cost.pop(name, None)
+            self._detect(name, blank, 0.0, None)
 
     def _names(self) -> list[str]:
         s = self.settings
@@ -162,13 +181,24 @@ class Scanner:
         start = time.perf_counter()
         s = self.settings
         h, w = image.shape[:2]
+        if thorough:
+            self._no_face.clear()  # a new scene: where the last one had no face says nothing
         faces: list[Face] = []
         passes: list[Pass] = []
 
-        def fits(name: str) -> bool:
+        forced_s = 0.0
+
+        def fits(name: str, reserve: float = 0.0) -> bool:
             if budget_s is None:
                 return True
-            return time.perf_counter() - start + self._cost.get(name, 0.0) <= budget_s
+            return time.perf_counter() - start + self._cost.get(name, 0.0) + reserve <= budget_s
+
+        def look_fits(name: str) -> bool:
+            """Second looks do not pay for a CenterFace pass forced over the budget (every third frame
+            live): they are what keeps a torso found in that frame from being hidden unchecked."""
+            if budget_s is None:
+                return True
+            return time.perf_counter() - start - forced_s + self._cost.get(name, 0.0) <= budget_s
 
         def run(name: str, region: Region | None, kind: str) -> None:
             found = self._detect(name, image, t, region)
@@ -177,29 +207,40 @@ class Scanner:
 
         main = "blazeface-near" if s.detection_range == "near" else "blazeface-far"
         run(main, None, "frame")
-        if s.detection_range == "auto" and fits("blazeface-near"):
+        # Held, unverified candidates get their look before the second whole-frame pass: that pass is what
+        # keeps re-finding them.
+        rechecks = sum(1 for k in tracked if k.unverified) * self._cost.get("centerface-verify", 0.0) * s.verify
+        if s.detection_range == "auto" and fits("blazeface-near", rechecks):
             run("blazeface-near", None, "frame")
         if s.centerface:
             self._frames_since_cf += 1
             if thorough or budget_s is None or self._frames_since_cf >= s.centerface_every or fits("centerface"):
+                before = time.perf_counter()
+                within = fits("centerface")
                 run("centerface", None, "frame")
+                forced_s = 0.0 if within else time.perf_counter() - before
                 self._frames_since_cf = 0
+        reserve = self._looks_pending(faces, tracked) * self._cost.get("centerface-verify", 0.0)
         if s.crops:
             for face in sorted(tracked, key=lambda f: f.box[2]):
                 region = _crop_around(face, w, h)
-                if region is not None and fits("blazeface-near"):
+                if region is not None and fits("blazeface-near", reserve):
                     run("blazeface-near", region, "crop")
         if s.tiles and s.detection_range != "near":
             grid = tile_grid(w, h, s.tile_size)
             for _ in range(len(grid)):
-                if not fits("blazeface-far"):
+                if not fits("blazeface-far", reserve):
                     break
                 run("blazeface-far", grid[self._tile_cursor % len(grid)], "tile")
                 self._tile_cursor += 1
         merged = merge_faces(faces)
         if s.verify:
             anchors = [f for f in merged + tracked if f.score >= s.verify_blazeface_below]
-            merged = [f for f in merged if self._looks_like_a_face(image, t, f, tracked, anchors, fits, passes)]
+            looked = [self._second_look(image, t, f, tracked, anchors, look_fits, passes) for f in merged]
+            cleared = [f.box for f, kept in zip(merged, looked, strict=True) if kept is None]
+            merged = [f for f in looked if f is not None]
+            cleared += self._recheck_unverified(image, t, tracked, merged, look_fits, passes)
+            return ScanResult(merged, passes, time.perf_counter() - start, cleared)
         return ScanResult(merged, passes, time.perf_counter() - start)
 
     def _detect(self, name: str, image: np.ndarray, t: float, region: Region | None) -> list[Face]:
@@ -209,6 +250,23 @@ class Scanner:
         dt = time.perf_counter() - t0
         self._cost[name] = dt if name not in self._cost else 0.8 * self._cost[name] + 0.2 * dt
         return found
+
+    def _looks_pending(self, faces: list[Face], tracked: list[Face]) -> int:
+        """How many second looks the whole-frame finds and the unverified tracks need. Crops and tiles leave
+        room for them: an unchecked candidate is hidden, and a false one (a torso) stays hidden, while a
+        crop around a face the tracker already hides, or a tile's share of a sweep, can wait a frame. Live
+        at 720p the two BlazeFace passes and one crop filled the 20 ms budget, and no look ever ran."""
+        if not self.settings.verify:
+            return 0
+        merged = merge_faces(faces)
+        anchors = [f for f in merged + tracked if f.score >= self.settings.verify_blazeface_below]
+        trusted = [k for k in tracked if not k.unverified]
+        new = [
+            f
+            for f in merged
+            if self._verifier(f, anchors) and not any(iou(f.box, k.box) >= TRACK_OVERLAP for k in trusted)
+        ]
+        return len(new) + sum(1 for k in tracked if k.unverified)
 
     def _verifier(self, face: Face, anchors: list[Face]) -> str | None:
         """Which detector takes a second look at `face`, or None when it needs none."""
@@ -222,7 +280,7 @@ class Scanner:
             return "centerface-verify" if large and any(_below(face.box, a.box) for a in anchors) else None
         return None
 
-    def _looks_like_a_face(
+    def _second_look(
         self,
         image: np.ndarray,
         t: float,
@@ -231,27 +289,69 @@ class Scanner:
         anchors: list[Face],
         fits: Callable[[str], bool],
         passes: list[Pass],
-    ) -> bool:
-        """A second look at a zoomed crop around an uncertain candidate that no track explains.
+    ) -> Face | None:
+        """A second look at a zoomed crop around an uncertain candidate that no checked track explains:
+        the candidate, or None when the look found no face there.
 
-        A candidate on a face already tracked is that face (only checked candidates become tracks): a
-        head turning to profile loses score, and must not lose its hiding. Fails closed: a candidate that
-        cannot be checked within the budget is kept (hidden); only a completed check that finds no face
-        centred in the candidate drops it.
+        A candidate on a face already tracked and checked is that face: a head turning to profile loses
+        score, and must not lose its hiding. Fails closed: a candidate that cannot be checked within the
+        budget is kept (hidden), marked unverified, so the track it starts cannot excuse the same false
+        find on the next frame from its look.
         """
         verifier = self._verifier(face, anchors)
-        if verifier is None or any(iou(face.box, known.box) >= TRACK_OVERLAP for known in tracked):
-            return True
+        if verifier is None or any(
+            iou(face.box, known.box) >= TRACK_OVERLAP for known in tracked if not known.unverified
+        ):
+            return face
+        if self._recently_empty(face.box, t):
+            return None
         h, w = image.shape[:2]
         region = _crop_around(face, w, h, scale=2.5, whole_frame_ok=True)
         if region is None or not fits(verifier):
-            return True
+            return replace(face, unverified=True)
         found = self._detect(verifier, image, t, region)
         passes.append(Pass(verifier, region, "verify"))
-        return any(
+        confirmed = any(
             f.score >= self.settings.verify_confirm and (centre_inside(f.box, face.box) or iou(f.box, face.box) >= 0.2)
             for f in found
         )
+        if not confirmed:
+            self._no_face.append((face.box, t))
+        return face if confirmed else None
+
+    def _recently_empty(self, box: Box, t: float) -> bool:
+        memory = self.settings.verify_memory_s
+        self._no_face = [(b, when) for b, when in self._no_face if 0.0 <= t - when <= memory]
+        return any(iou(box, b) >= TRACK_OVERLAP for b, _ in self._no_face)
+
+    def _recheck_unverified(
+        self,
+        image: np.ndarray,
+        t: float,
+        tracked: list[Face],
+        found: list[Face],
+        fits: Callable[[str], bool],
+        passes: list[Pass],
+    ) -> list[Box]:
+        """The second look a held, unverified track missed: boxes where it now finds no face.
+
+        Without it a torso hidden unchecked in a busy frame stayed hidden, and growing, for the whole hold
+        time whenever the detector did not re-find it (live, brother clip).
+        """
+        cleared = []
+        for face in tracked:
+            if not face.unverified or any(iou(face.box, f.box) >= TRACK_OVERLAP for f in found):
+                continue
+            h, w = image.shape[:2]
+            region = _crop_around(face, w, h, scale=2.5, whole_frame_ok=True)
+            if region is None or not fits("centerface-verify"):
+                continue
+            looked = self._detect("centerface-verify", image, t, region)
+            passes.append(Pass("centerface-verify", region, "recheck"))
+            if not any(f.score >= self.settings.verify_confirm and centre_inside(f.box, face.box) for f in looked):
+                cleared.append(face.box)
+                self._no_face.append((face.box, t))
+        return cleared
 
     def close(self) -> None:
         for det in self._detectors.values():
