@@ -1,7 +1,10 @@
-"""Shared fixtures: the evaluation data in ../shared/eval (never copied into the project)."""
+"""Shared fixtures: the small test set that ships in tests/data, and the full evaluation set in
+../shared/eval (never copied into the project; tests that need it skip without it, unless
+VCAM_REQUIRE_EVAL=1, as in CI)."""
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -13,6 +16,13 @@ import pyvirtualcam
 ROOT = Path(__file__).resolve().parent.parent
 
 
+DATA = ROOT / "tests" / "data"
+STILL = "images/intel-sv__female-and-male_025.png"
+"""The shipped still the camera tests play: two people, faces 68-79 px."""
+CLIP = "videos/intel-sv__eat.mkv"
+"""The shipped clip: one signer, 47 frames, with per-frame face boxes."""
+
+
 def eval_dir() -> Path:
     env = os.environ.get("VCAM_EVAL_DIR")
     return Path(env) if env else ROOT.parent / "shared" / "eval"
@@ -20,10 +30,26 @@ def eval_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def eval_path() -> Path:
+    """The full evaluation set; a test that needs it skips without it (fails in CI)."""
     path = eval_dir()
     if not (path / "manifest.json").is_file():
-        pytest.fail(f"evaluation data not found at {path}; set VCAM_EVAL_DIR")
+        message = f"needs the full evaluation set at {path} (set VCAM_EVAL_DIR)"
+        if os.environ.get("VCAM_REQUIRE_EVAL") == "1":
+            pytest.fail(message)
+        pytest.skip(message)
     return path
+
+
+@pytest.fixture(scope="session")
+def sample_path() -> Path:
+    """The test set that ships with the repository (tests/data/README.md)."""
+    return DATA
+
+
+def sample_boxes(name: str) -> list[list[float]]:
+    """The reference face boxes of one shipped image."""
+    files = json.loads((DATA / "manifest.json").read_text())["files"]
+    return next(f["gt_boxes"] for f in files if f["file"] == name)
 
 
 class RecordingBackend:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import cv2
 import imageio_ffmpeg
@@ -15,15 +16,15 @@ from vcam.metrics import detail_correlation
 from vcam.sources import opencv_path
 
 
-def test_truncated_zero_byte_and_unsupported_files_in_one_batch(tmp_path, eval_path):
-    clip = eval_path / "videos" / "intel-sv__eat.mkv"
+def test_truncated_zero_byte_and_unsupported_files_in_one_batch(tmp_path, sample_path):
+    clip = sample_path / "videos" / "intel-sv__eat.mkv"
     truncated = tmp_path / "truncated.mkv"
     data = clip.read_bytes()
     truncated.write_bytes(data[: len(data) // 2])
     (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "empty.jpg").write_bytes(b"")
     (tmp_path / "notes.txt").write_text("not a video")
-    good = eval_path / STILL
+    good = sample_path / STILL
     out = tmp_path / "out"
     inputs = [truncated, tmp_path / "empty.mp4", tmp_path / "empty.jpg", tmp_path / "notes.txt", good]
     proc = run_cli("anonymize", *map(str, inputs), "-o", str(out))
@@ -35,7 +36,7 @@ def test_truncated_zero_byte_and_unsupported_files_in_one_batch(tmp_path, eval_p
     frames, *_ = probe(out / "truncated_anonymized.mp4")
     assert 0 < frames < 47
     assert "truncated.mkv" in proc.stderr and f"only {frames} of" in proc.stderr
-    assert (out / "dlib__2008_001009_anonymized.jpg").is_file()
+    assert (out / (Path(STILL).stem + "_anonymized.png")).is_file()
     assert not [p for p in out.iterdir() if p.name.startswith(".")], "no partial files left behind"
 
 
@@ -50,21 +51,21 @@ def test_failed_run_keeps_the_previous_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corrupt.mp4", "result.mp4"]
 
 
-def test_unwritable_output_is_a_clear_error(tmp_path, eval_path):
+def test_unwritable_output_is_a_clear_error(tmp_path, sample_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    for src in (eval_path / STILL, eval_path / "videos" / "intel-sv__eat.mkv"):
+    for src in (sample_path / STILL, sample_path / "videos" / "intel-sv__eat.mkv"):
         proc = run_cli("anonymize", str(src), "-o", str(blocker / "sub" / f"out{src.suffix}"))
         assert proc.returncode == 1 and "Traceback" not in proc.stderr
         assert "a-file/sub" in proc.stderr and "cannot" in proc.stderr
 
 
-def test_non_utf8_file_names(tmp_path, eval_path):
+def test_non_utf8_file_names(tmp_path, sample_path):
     folder = os.fsencode(tmp_path)
     image = os.fsdecode(folder + b"/caf\xe9.jpg")  # Latin-1 bytes: not valid UTF-8
     video = os.fsdecode(folder + b"/clip\xff.mkv")
-    shutil.copy(eval_path / STILL, image)
-    shutil.copy(eval_path / "videos" / "intel-sv__eat.mkv", video)
+    shutil.copy(sample_path / STILL, image)
+    shutil.copy(sample_path / "videos" / "intel-sv__eat.mkv", video)
     proc = run_cli("anonymize", image, video)
     assert proc.returncode == 0 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
     assert os.path.exists(os.fsdecode(folder + b"/caf\xe9_anonymized.jpg")), proc.stderr
@@ -74,13 +75,13 @@ def test_non_utf8_file_names(tmp_path, eval_path):
     assert "clip\\udcff" in proc.stderr, "the name is printed, escaped, not crashing the report"
 
 
-def test_huge_image_and_odd_size_video(tmp_path, eval_path):
-    img = cv2.imread(str(eval_path / STILL))
+def test_huge_image_and_odd_size_video(tmp_path, sample_path):
+    img = cv2.imread(str(sample_path / STILL))
     scale = 8000 / img.shape[0]
     huge = cv2.resize(img, (round(img.shape[1] * scale), 8000), interpolation=cv2.INTER_CUBIC)
     cv2.imwrite(str(tmp_path / "huge.png"), huge)
     # OpenCV's writer cannot make odd sizes (it drops the odd row/column); ffmpeg's FFV1 can.
-    clip = cv2.VideoCapture(str(eval_path / "videos" / "intel-sv__eat.mkv"))
+    clip = cv2.VideoCapture(str(sample_path / "videos" / "intel-sv__eat.mkv"))
     writer = imageio_ffmpeg.write_frames(
         str(tmp_path / "odd.mkv"), (641, 479), codec="ffv1", pix_fmt_in="bgr24", pix_fmt_out="bgr0", macro_block_size=1
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import ROOT, STILL, sample_boxes
 
 from vcam import config, control
 from vcam.anonymizer import AnonymizerSettings
@@ -28,12 +28,11 @@ from vcam.metrics import detail_correlation
 from vcam.service import CameraService, SourceSpec
 from vcam.sinks import VirtualCameraSink
 
-STILL = "images/dlib__2008_001009.jpg"
-FACES = [[145, 79, 76, 76], [125, 214, 90, 91]]
+FACES = [[round(v) for v in box] for box in sample_boxes(STILL)]
 
 
-def make_service(eval_path, tmp_path, state: ControlState | None = None) -> tuple[CameraService, np.ndarray]:
-    path = eval_path / STILL
+def make_service(sample_path, tmp_path, state: ControlState | None = None) -> tuple[CameraService, np.ndarray]:
+    path = sample_path / STILL
     original = cv2.imread(str(path))
     h, w = original.shape[:2]
     sink = VirtualCameraSink(w, h, 15, backend="recording")
@@ -70,8 +69,8 @@ def endpoint(tmp_path):
     return control.Endpoint(folder)
 
 
-def test_ctl_commands_change_the_published_frames(eval_path, tmp_path, recording_backend, endpoint):
-    service, original = make_service(eval_path, tmp_path)
+def test_ctl_commands_change_the_published_frames(sample_path, tmp_path, recording_backend, endpoint):
+    service, original = make_service(sample_path, tmp_path)
     server = control.ControlServer(endpoint, service.handle)
     service.start()
     try:
@@ -104,8 +103,8 @@ def test_ctl_commands_change_the_published_frames(eval_path, tmp_path, recording
     assert not endpoint.socket_path.exists()
 
 
-def test_control_channel_rejects_bad_requests_and_keeps_running(eval_path, tmp_path, recording_backend, endpoint):
-    service, _ = make_service(eval_path, tmp_path)
+def test_control_channel_rejects_bad_requests_and_keeps_running(sample_path, tmp_path, recording_backend, endpoint):
+    service, _ = make_service(sample_path, tmp_path)
     server = control.ControlServer(endpoint, service.handle)
     service.start()
     try:
@@ -209,11 +208,11 @@ def cli(*args, env, timeout=60):
     )
 
 
-def test_second_start_asks_the_running_camera_and_exits(eval_path, tmp_path):
+def test_second_start_asks_the_running_camera_and_exits(sample_path, tmp_path):
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "rt"), "HOME": str(tmp_path), "DISPLAY": ""}
     env["PYTHONPATH"] = str(ROOT)
     (tmp_path / "rt").mkdir(mode=0o700)
-    still = str(eval_path / STILL)
+    still = str(sample_path / STILL)
     first = subprocess.Popen(
         [sys.executable, "-m", "vcam", "run", "--input", still, "--output", "null", "--no-tray"],
         cwd=ROOT,

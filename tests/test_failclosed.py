@@ -6,6 +6,7 @@ import threading
 import time
 
 import numpy as np
+from conftest import STILL
 
 from vcam import effects
 from vcam.anonymizer import STATUS_ERROR, STATUS_SLOW, STATUS_STARTING, Anonymizer, AnonymizerSettings
@@ -40,8 +41,8 @@ class FakeScanner:
         pass
 
 
-def face_image(eval_path):
-    return read_image(eval_path / "images" / "dlib__2008_001009.jpg")
+def face_image(sample_path):
+    return read_image(sample_path / STILL)
 
 
 def assert_curtained(out, raw, status):
@@ -51,8 +52,8 @@ def assert_curtained(out, raw, status):
     assert np.abs(out.image.astype(int) - raw.astype(int)).mean() > 20
 
 
-def test_not_ready_gives_curtain(eval_path):
-    raw = face_image(eval_path)
+def test_not_ready_gives_curtain(sample_path):
+    raw = face_image(sample_path)
     gate = threading.Event()
     with Anonymizer(scanner_factory=lambda s: FakeScanner(ready_event=gate)) as anon:
         out = anon.process(Frame(raw, time.monotonic(), 0), effects.EffectSettings(), wait_s=0.05)
@@ -63,8 +64,8 @@ def test_not_ready_gives_curtain(eval_path):
         assert out.curtain is None
 
 
-def test_raising_detector_gives_curtain(eval_path):
-    raw = face_image(eval_path)
+def test_raising_detector_gives_curtain(sample_path):
+    raw = face_image(sample_path)
     with Anonymizer(scanner_factory=lambda s: FakeScanner(raise_scan=True)) as anon:
         anon.wait_ready(5)
         for i in range(5):
@@ -73,9 +74,9 @@ def test_raising_detector_gives_curtain(eval_path):
         assert anon.detector_errors >= 1
 
 
-def test_persistent_detector_error_does_not_rebuild_models_every_frame(eval_path):
+def test_persistent_detector_error_does_not_rebuild_models_every_frame(sample_path):
     """mediapipe keeps memory per detector ever created: a persistent error must back off, not rebuild per frame."""
-    raw = face_image(eval_path)
+    raw = face_image(sample_path)
     built = []
     with Anonymizer(scanner_factory=lambda s: built.append(1) or FakeScanner(raise_scan=True)) as anon:
         anon.wait_ready(5)
@@ -90,8 +91,8 @@ def test_persistent_detector_error_does_not_rebuild_models_every_frame(eval_path
         assert anon.detector_errors >= 3 and len(built) <= 3, (anon.detector_errors, len(built))
 
 
-def test_slow_detector_gives_curtain(eval_path):
-    raw = face_image(eval_path)
+def test_slow_detector_gives_curtain(sample_path):
+    raw = face_image(sample_path)
     settings = AnonymizerSettings(stale_after_s=0.1, hang_after_s=5)
     with Anonymizer(settings, scanner_factory=lambda s: FakeScanner(sleep_scan=0.6)) as anon:
         anon.wait_ready(5)
@@ -130,8 +131,8 @@ def test_new_scene_never_reuses_the_old_scenes_detections(eval_path):
         assert anon.process(Frame(after, t + 0.09, 3), effects.EffectSettings(), wait_s=0.01).curtain is None
 
 
-def test_hung_detector_is_replaced(eval_path):
-    raw = face_image(eval_path)
+def test_hung_detector_is_replaced(sample_path):
+    raw = face_image(sample_path)
     made = []
 
     def factory(s):
@@ -149,8 +150,8 @@ def test_hung_detector_is_replaced(eval_path):
         assert out.curtain is None
 
 
-def test_off_is_explicit(eval_path):
-    raw = face_image(eval_path)
+def test_off_is_explicit(sample_path):
+    raw = face_image(sample_path)
     with Anonymizer(scanner_factory=lambda s: FakeScanner(raise_scan=True)) as anon:
         out = anon.process(Frame(raw, 0.0, 0), effects.EffectSettings(), enabled=False)
         assert out.image is raw and out.curtain is None

@@ -1,4 +1,4 @@
-"""Fault injection through the source, detector and sink seams, on real faces from ../shared/eval.
+"""Fault injection through the source, detector and sink seams, on real faces from the shipped test set.
 
 One live run goes through every fault in turn. Throughout, every published frame is checked: no face
 may keep its detail (a raw frame would). After each fault the camera must be anonymizing again (not
@@ -25,8 +25,8 @@ FPS = 15.0
 
 
 @pytest.fixture
-def still(eval_path):
-    path = eval_path / STILL
+def still(sample_path):
+    path = sample_path / STILL
     return path, cv2.imread(str(path))
 
 

@@ -14,8 +14,8 @@ from vcam.sinks import SinkError, VirtualCameraSink
 from vcam.sources import VideoFileSource
 
 
-def test_live_file_source_to_virtual_camera(eval_path, recording_backend):
-    path, gt = next(c for c in video_cases(eval_path) if "female-and-male" in c[0].name)
+def test_live_file_source_to_virtual_camera(sample_path, recording_backend):
+    path, gt = next(c for c in video_cases(sample_path) if "female-and-male" in c[0].name)
     boxes = frame_boxes(gt)
     source = VideoFileSource(path, pace=True)
     width, height = source.size

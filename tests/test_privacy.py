@@ -42,7 +42,7 @@ def tree(folder) -> list[str]:
     return sorted(str(p.relative_to(folder)) for p in folder.rglob("*"))
 
 
-def test_live_run_writes_nothing_and_opens_only_the_control_socket(eval_path, tmp_path):
+def test_live_run_writes_nothing_and_opens_only_the_control_socket(sample_path, tmp_path):
     folders = {name: tmp_path / name for name in ("home", "tmp", "rt", "cwd")}
     for folder in folders.values():
         folder.mkdir(mode=0o700)
@@ -54,7 +54,7 @@ def test_live_run_writes_nothing_and_opens_only_the_control_socket(eval_path, tm
         PYTHONPATH=str(ROOT),
         DISPLAY="",
     )
-    args = ["run", "--input", str(eval_path / STILL), "--output", "null", "--no-tray", "--stats"]
+    args = ["run", "--input", str(sample_path / STILL), "--output", "null", "--no-tray", "--stats"]
     child = subprocess.Popen(
         [sys.executable, "-c", HARNESS, *args],
         cwd=folders["cwd"],

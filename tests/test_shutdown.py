@@ -13,9 +13,9 @@ from conftest import ROOT
 from test_control import STILL, make_service
 
 
-def test_stop_leaves_no_thread_behind(eval_path, tmp_path, recording_backend):
+def test_stop_leaves_no_thread_behind(sample_path, tmp_path, recording_backend):
     before = set(threading.enumerate())
-    service, _ = make_service(eval_path, tmp_path)
+    service, _ = make_service(sample_path, tmp_path)
     service.start()
     assert service.anonymizer.wait_ready(30)
     time.sleep(0.5)
@@ -28,10 +28,10 @@ def test_stop_leaves_no_thread_behind(eval_path, tmp_path, recording_backend):
     assert left == [], f"threads still running: {[t.name for t in left]}"
 
 
-def test_signals_stop_within_a_second_and_restart_works(eval_path, tmp_path):
+def test_signals_stop_within_a_second_and_restart_works(sample_path, tmp_path):
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "rt"), "PYTHONPATH": str(ROOT), "DISPLAY": ""}
     (tmp_path / "rt").mkdir(mode=0o700)
-    cmd = [sys.executable, "-m", "vcam", "run", "--input", str(eval_path / STILL), "--output", "null", "--no-tray"]
+    cmd = [sys.executable, "-m", "vcam", "run", "--input", str(sample_path / STILL), "--output", "null", "--no-tray"]
 
     def answering() -> bool:
         ctl = [sys.executable, "-m", "vcam", "ctl", "status"]

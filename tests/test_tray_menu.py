@@ -27,13 +27,13 @@ def submenu(menu, text):
 
 
 def test_menu_items_drive_the_running_camera_and_the_config(
-    eval_path, tmp_path, recording_backend, pystray, monkeypatch
+    sample_path, tmp_path, recording_backend, pystray, monkeypatch
 ):
     from vcam.tray import TrayMenu
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
-    service, original = make_service(eval_path, tmp_path)
+    service, original = make_service(sample_path, tmp_path)
     quits = []
     menu = TrayMenu(
         pystray, service, Autostart(platform="linux", command=["/opt/vcam"]), on_quit=lambda: quits.append(1)
@@ -90,12 +90,12 @@ def test_menu_items_drive_the_running_camera_and_the_config(
         service.stop()
 
 
-def test_bad_config_file_is_kept_and_the_change_still_applies(eval_path, tmp_path, recording_backend, pystray):
+def test_bad_config_file_is_kept_and_the_change_still_applies(sample_path, tmp_path, recording_backend, pystray):
     from vcam.tray import TrayMenu
 
     bad = 'style = "invisible"\nintensity = 70\n'
     (tmp_path / "config.toml").write_text(bad)
-    service, _ = make_service(eval_path, tmp_path)
+    service, _ = make_service(sample_path, tmp_path)
     menu = TrayMenu(pystray, service, Autostart(platform="linux", home=tmp_path), on_quit=lambda: None)
     submenu(menu, "Intensity")["High"](None)
     assert service.controls.snapshot().intensity == 85
@@ -104,10 +104,10 @@ def test_bad_config_file_is_kept_and_the_change_still_applies(eval_path, tmp_pat
     service.stop()
 
 
-def test_no_menu_backend_toggles_on_click(eval_path, tmp_path, recording_backend, pystray):
+def test_no_menu_backend_toggles_on_click(sample_path, tmp_path, recording_backend, pystray):
     from vcam.tray import TrayMenu
 
-    service, _ = make_service(eval_path, tmp_path, ControlState(camera="/dev/video7"))
+    service, _ = make_service(sample_path, tmp_path, ControlState(camera="/dev/video7"))
     menu = TrayMenu(pystray, service, Autostart(platform="linux", home=tmp_path), on_quit=lambda: None, has_menu=False)
     toggle = menu.find("Anonymize faces")
     assert toggle.default and not menu.find("Show preview").default

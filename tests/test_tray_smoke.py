@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, STILL
 
 TOOLS = ("Xvfb", "trayer", "xdotool", "xwininfo", "dbus-run-session")
 
@@ -146,10 +146,10 @@ def _window_titled(env, title: str) -> bool:
     return f'"{title}"' in tree
 
 
-def test_preview_window_opens_and_closes_on_command(xserver, eval_path, tmp_path):
+def test_preview_window_opens_and_closes_on_command(xserver, sample_path, tmp_path):
     """`vcam ctl show` opens the preview (a child process, so its Qt never meets the tray's GTK); off closes it."""
     env = xserver
-    still = str(eval_path / "images" / "dlib__2008_001009.jpg")
+    still = str(sample_path / STILL)
     app = subprocess.Popen(
         [sys.executable, "-m", "vcam", "run", "--input", still, "--output", "window", "--no-tray"],
         env=env,

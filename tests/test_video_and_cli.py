@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import ROOT
+from conftest import CLIP, ROOT, STILL
 
 from vcam import effects
 from vcam.anonymizer import AnonymizerSettings
@@ -35,8 +35,8 @@ def probe(path):
     return out
 
 
-def test_anonymize_video_keeps_count_size_fps(eval_path, tmp_path):
-    src = eval_path / "videos" / "intel-sv__eat.mkv"
+def test_anonymize_video_keeps_count_size_fps(sample_path, tmp_path):
+    src = sample_path / CLIP
     out = tmp_path / "eat.mp4"
     assert main(["anonymize", str(src), "-o", str(out)]) == 0
     n, w, h, fps = probe(out)
@@ -44,6 +44,19 @@ def test_anonymize_video_keeps_count_size_fps(eval_path, tmp_path):
     assert (n, w, h) == (n0, w0, h0)
     assert abs(fps - fps0) < 0.01
     assert not list(tmp_path.glob(".*partial*"))
+
+
+def test_no_shipped_reference_face_left_visible(sample_path):
+    """The shipped clips (the signer, the demo's two tilted heads), every frame: every reference face
+    covered (90% of its box hidden) and none readable."""
+    settings = anonymizer_settings(Config(), live=False)
+    method = OursMethod("default", settings, effects.EffectSettings())
+    try:
+        report = eval_videos(video_cases(sample_path), method)
+    finally:
+        method.close()
+    assert report.face_frames == 47 + 112
+    assert report.visible == 0 and report.leaked == 0, report.per_clip
 
 
 def test_no_reference_face_left_visible(eval_path):
@@ -64,8 +77,8 @@ def test_no_reference_face_left_visible(eval_path):
     assert report.leaked <= 5, report.per_clip
 
 
-def test_grayscale_rgba_and_odd_size_images(tmp_path, eval_path):
-    img = cv2.imread(str(eval_path / "images" / "dlib__2008_001009.jpg"))
+def test_grayscale_rgba_and_odd_size_images(tmp_path, sample_path):
+    img = cv2.imread(str(sample_path / STILL))
     gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
     rgba = cv2.cvtColor(img, cv2.COLOR_BGR2BGRA)
     odd = cv2.resize(img, (641, 479))
@@ -97,17 +110,17 @@ def run_cli(*args, cwd=None, env=None):
     )
 
 
-def test_corrupt_video_and_empty_folder_clear_errors(tmp_path, eval_path):
+def test_corrupt_video_and_empty_folder_clear_errors(tmp_path, sample_path):
     bad = tmp_path / "corrupt.mp4"
     bad.write_bytes(b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 20)
     empty = tmp_path / "empty"
     empty.mkdir()
-    good = eval_path / "images" / "dlib__2008_001009.jpg"
+    good = sample_path / STILL
     proc = run_cli("anonymize", str(bad), str(empty), str(good), "-o", str(tmp_path / "out"))
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "corrupt.mp4" in proc.stderr and "no image or video files" in proc.stderr
-    assert (tmp_path / "out" / "dlib__2008_001009_anonymized.jpg").is_file()  # the rest of the batch completed
+    assert (tmp_path / "out" / (Path(STILL).stem + "_anonymized.png")).is_file()  # the rest of the batch completed
     assert not (tmp_path / "out" / "corrupt_anonymized.mp4").exists()
 
 
@@ -118,7 +131,7 @@ def test_corrupt_video_and_empty_folder_clear_errors(tmp_path, eval_path):
         (["run", "--style", "sparkle"], "invalid choice"),
         (["run", "--camera", "7", "--output", "null"], "no webcam"),
         (["run", "--input", "/nonexistent.mp4", "--output", "null"], "no such file"),
-        (["run", "--input", "../shared/eval/videos/intel-sv__eat.mkv", "--output", "virtual"], "v4l2loopback"),
+        (["run", "--input", f"tests/data/{CLIP}", "--output", "virtual"], "v4l2loopback"),
     ],
 )
 def test_bad_cli_values_and_missing_devices(args, needle):
@@ -193,8 +206,8 @@ def test_settings_defaults_are_the_evaluated_ones():
     assert isinstance(files, AnonymizerSettings) and files.scan.centerface and files.scan.centerface_width == 0
 
 
-def test_a_normal_run_prints_only_vcams_lines_and_verbose_shows_the_native_ones(tmp_path, eval_path):
-    image = str(eval_path / "images" / "dlib__2008_001009.jpg")
+def test_a_normal_run_prints_only_vcams_lines_and_verbose_shows_the_native_ones(tmp_path, sample_path):
+    image = str(sample_path / STILL)
     quiet = run_cli("anonymize", image, "-o", str(tmp_path / "q.jpg"))
     loud = run_cli("anonymize", image, "-o", str(tmp_path / "v.jpg"), "--verbose")
     assert quiet.returncode == loud.returncode == 0, quiet.stderr + loud.stderr
