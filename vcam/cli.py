@@ -70,9 +70,12 @@ def _add_anonymizing_options(p: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="vcam", description="Face Anonymizer Camera: a virtual webcam that hides every face."
+        prog="vcam",
+        description="Face Anonymizer Camera: a virtual webcam that hides every face.",
+        epilog=f"settings: {config.config_path()}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--config", type=Path, help=f"config file (default {config.config_path()})")
+    parser.add_argument("--config", type=Path, help="another settings file (default: the one below)")
     sub = parser.add_subparsers(dest="command")
 
     run = sub.add_parser("run", help="anonymize the webcam into the virtual camera")
@@ -103,6 +106,11 @@ def build_parser() -> argparse.ArgumentParser:
     ctl = sub.add_parser("ctl", help="control the running camera (for hotkeys and scripts)")
     ctl.add_argument("action", choices=control.COMMANDS, help="status, on, off, toggle, show, quit, or set KEY VALUE")
     ctl.add_argument("words", nargs="*", help="for set: KEY VALUE, e.g. intensity 80, style pixelate, range far")
+    setup = sub.add_parser(
+        "setup", help="Linux: create the virtual camera (v4l2loopback, asks for root once) and the launcher entry"
+    )
+    setup.add_argument("--dry-run", action="store_true", help="print what it would do and change nothing")
+    setup.add_argument("--yes", action="store_true", help="do not ask before running the root steps")
     auto = sub.add_parser("autostart", help="start the camera at login")
     auto.add_argument("action", choices=("enable", "disable", "status"))
 
@@ -343,7 +351,9 @@ def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
     argv = sys.argv[1:] if argv is None else list(argv)
-    sandboxed = _enter_sandbox() if sandbox else None
+    # `vcam setup` runs pkexec/sudo, which the sandbox's no_new_privs would stop from becoming root; it opens
+    # no model, camera or file of the user's, and no socket.
+    sandboxed = _enter_sandbox() if sandbox and argv[:1] != ["setup"] else None
     if argv[:1] == ["eval"]:
         # `vcam eval` has its own options (argparse's REMAINDER cannot pass options through a subparser).
         from vcam.evaluate import main as eval_main
@@ -362,6 +372,10 @@ def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
             return cmd_ctl(args)
         if args.command == "autostart":
             return cmd_autostart(args)
+        if args.command == "setup":
+            from vcam.setup import run_setup
+
+            return run_setup(dry_run=args.dry_run, assume_yes=args.yes)
     except (CliError, control.ControlError, OSError) as exc:
         print(f"vcam: {exc}", file=sys.stderr)
         return 2

@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import tempfile
 import tomllib
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import platformdirs
+import tomlkit
 
 from vcam.controls import validate as validate_control
 
@@ -90,39 +91,42 @@ def load(path: Path | None = None) -> tuple[Config, list[str]]:
 
 
 def save_changes(changes: dict[str, object], path: Path | None = None) -> str | None:
-    """Persist live changes (from the tray or `vcam ctl`) into the user's file, keeping their other keys.
+    """Persist live changes (from the tray or `vcam ctl`) into the user's file: only the changed keys are
+    set, everything else (comments, order, blank lines, other keys) stays as the user wrote it.
 
     A file with problems is never rewritten: the change still applies to the running camera, and the
     returned message says why it was not saved. Returns None when saved.
     """
     path = path or config_path()
-    current, warnings = load(path)
+    _, warnings = load(path)
     if warnings:
         return f"settings not saved: fix {path} first ({warnings[0]})"
     try:
-        save(replace(current, **{k: check(k, v) for k, v in changes.items()}), path)
+        set_keys({k: check(k, v) for k, v in changes.items()}, path)
     except (OSError, ValueError) as exc:
         return f"settings not saved to {path}: {exc}"
     return None
 
 
-def save(config: Config, path: Path | None = None) -> Path:
-    """Write atomically (temporary file, then rename) so a crash never leaves half a file. Owner-only permissions."""
+HEADER = "# Face Anonymizer Camera settings (vcam). Keys: see README.\n"
+
+
+def set_keys(values: dict[str, object], path: Path | None = None) -> Path:
+    """Set `values` in the TOML file at `path`, keeping the rest of it as written (tomlkit keeps comments and
+    layout, which the standard library's tomllib cannot write). A new file starts with a one-line header.
+
+    Written atomically (temporary file, then rename), so a crash never leaves half a file; owner-only.
+    """
     path = path or config_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    lines = ["# Face Anonymizer Camera settings (vcam). Keys: see README.", ""]
-    for key, value in asdict(config).items():
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, str):
-            text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-        else:
-            text = repr(value)
-        lines.append(f"{key} = {text}")
+    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
+    document = tomlkit.parse(text)
+    for key, value in values.items():
+        document[key] = value
     fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".toml", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write("\n".join(lines) + "\n")
+            fh.write(tomlkit.dumps(document))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
