@@ -21,12 +21,23 @@ def test_live_file_source_to_virtual_camera(sample_path, recording_backend):
     width, height = source.size
     sink = VirtualCameraSink(width, height, source.fps, backend="recording")
     controls = LiveControls()
+    events: list[tuple[str, int]] = []
     with Anonymizer() as anon:
         assert anon.wait_ready(60)
-        pipeline = LivePipeline(lambda: source, sink, anon, controls, fps=source.fps)
+        pipeline = LivePipeline(
+            lambda: source,
+            sink,
+            anon,
+            controls,
+            fps=source.fps,
+            on_event=lambda message: events.append((message, len(recording_backend.frames))),
+        )
         pipeline.run()
     sink.close()
     frames, times = recording_backend.frames, recording_backend.times
+    # The start-up line (bench/startup.py times it) comes once, right after the first anonymized frame.
+    (announced,) = [n for message, n in events if message == "anonymizing: first frame published"]
+    assert 1 <= announced <= pipeline.stats().curtain_frames + 1, "only curtains may come before it"
     assert len(frames) >= 0.9 * gt["frames"]
     rate = (len(times) - 1) / (times[-1] - times[0])
     assert abs(rate - source.fps) < 0.2 * source.fps
