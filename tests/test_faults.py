@@ -30,14 +30,15 @@ def still(sample_path):
     return path, cv2.imread(str(path))
 
 
-def test_every_fault_curtains_or_hides_and_recovers(still, recording_backend):
+@pytest.mark.parametrize("two_tiers", [False, True], ids=["one tier", "two tiers (live default)"])
+def test_every_fault_curtains_or_hides_and_recovers(still, recording_backend, two_tiers):
     path, original = still
     h, w = original.shape[:2]
     camera = FlakyCamera(lambda: ImageSource(path, fps=FPS, frames=None, pace=True))
     sink = FlakySink(lambda: VirtualCameraSink(w, h, FPS, backend="recording"))
     detector = DetectorFaults()
     checker = LeakChecker(lambda frame: FACES)
-    settings = AnonymizerSettings(hang_after_s=1.0)
+    settings = AnonymizerSettings(hang_after_s=1.0, two_tiers=two_tiers)
     corner = (slice(h - 40, h), slice(0, 40))  # far from both faces: equal to the original unless curtained
 
     def anonymizing_after(t: float):

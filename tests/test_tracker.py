@@ -59,3 +59,34 @@ def test_a_track_once_checked_stays_checked():
     fresh.update([replace(Face((104, 100, 80, 80), 0.5), unverified=True)], 0.0)
     fresh.update([Face((104, 100, 80, 80), 0.9)], 0.04)
     assert [f.unverified for f in fresh.faces_at(0.04)] == [False]
+
+
+def test_a_sweep_find_is_held_until_the_next_sweep_could_find_it_again():
+    tracker = Tracker(TrackerSettings(hold_s=0.5))
+    tracker.update([Face((100, 100, 80, 80), 0.9)], 0.0, keep_s=0.8)
+    tracker.update([], 0.7)
+    assert len(tracker.faces_at(0.7)) == 1, "past hold_s, within keep_s: still hidden"
+    tracker.update([], 0.85)
+    assert tracker.faces_at(0.85) == []
+    unsure = Tracker(TrackerSettings(hold_s=0.5))
+    unsure.update([replace(Face((100, 100, 80, 80), 0.5), unverified=True)], 0.0, keep_s=0.8)
+    assert unsure.faces_at(0.3) == [], "an unverified candidate keeps its short hold"
+
+
+def test_the_sweeps_outline_moves_with_the_fast_tiers_box_until_the_next_sweep():
+    tracker = Tracker(TrackerSettings(hold_s=0.5))
+    tracker.update([Face((100, 100, 50, 50), 0.9)], 0.0)  # the fast tier: a tight box
+    tracker.update([Face((90, 80, 70, 80), 0.9)], 0.0, keep_s=0.8)  # the sweep: the whole head
+    tracker.update([Face((120, 100, 50, 50), 0.9)], 0.1)  # the fast tier, 20 px to the right
+    (box,) = [f.box for f in tracker.faces_at(0.1)]
+    assert box == (110, 80, 70, 80), "the sweep's outline, carried 20 px right"
+    tracker.update([Face((120, 100, 50, 50), 0.9)], 0.9)
+    assert [f.box for f in tracker.faces_at(0.9)] == [(120, 100, 50, 50)], "stale outline dropped"
+
+
+def test_a_face_no_sweep_has_outlined_gets_the_generous_margin():
+    tracker = Tracker(TrackerSettings(unswept_grow=1.5))
+    tracker.update([Face((100, 100, 40, 40), 0.9)], 0.0)
+    assert [f.box for f in tracker.faces_at(0.0)] == [(90, 90, 60, 60)]
+    tracker.update([Face((100, 100, 40, 40), 0.9)], 0.05, keep_s=0.8)
+    assert [f.box for f in tracker.faces_at(0.05)] == [(100, 100, 40, 40)]

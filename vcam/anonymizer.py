@@ -6,6 +6,13 @@ very frame up to a deadline, then falls back to the newest result if it is
 recent enough (the tracker extrapolates and grows the boxes), and otherwise
 publishes the privacy curtain. A raw frame leaves only when anonymization is
 explicitly off.
+
+Live (`two_tiers`), detection has two tiers: the fast tier (BlazeFace on the
+whole frame and on crops around tracked faces) checks every frame on that
+worker, and a sweep thread runs CenterFace, the full-range model and the tiles
+when the picture moved or the last sweep is `sweep_every_s` old; its finds
+enter the same tracker. `_tier_status` is the rule: a frame goes out only if
+the fast tier checked that very frame and the last sweep is recent enough.
 """
 
 from __future__ import annotations
@@ -35,15 +42,23 @@ clips: webcam motion stays under 2.5, a person walking through 11.4, the cuts of
 
 
 def thumbnail(image: np.ndarray) -> np.ndarray:
-    """A 32x18 grey summary of a frame (~0.2 ms at 720p), to notice a new scene."""
-    grey = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    return cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32)
+    """A 32x18 grey summary of a frame, to notice a new scene and motion."""
+    # Every 8th pixel first: 0.2 ms instead of 0.8-1.3 ms at 720p (on every live frame), and a still
+    # scene still reads as still (the same pixels are sampled in every frame).
+    sampled = np.ascontiguousarray(image[::8, ::8])
+    small = cv2.resize(sampled, (32, 18), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY).astype(np.float32)
 
 
 def scene_changed(a: np.ndarray | None, b: np.ndarray | None) -> bool:
     if a is None or b is None:
         return False
     return float(np.abs(a - b).mean()) > CUT_THRESHOLD
+
+
+UNSWEPT_GROW = 1.5
+"""Live, the margin of a face the fast tier found and no sweep has outlined yet (TrackerSettings.unswept_grow):
+1.5 hid the tilted head entering the shipped still from its first frame (tests/test_tiers.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +71,23 @@ class AnonymizerSettings:
     """A detection call running longer than this is abandoned and the detector recreated."""
     rebuild_after: int = 3
     """Failed scans in a row before the models are recreated."""
+    two_tiers: bool = False
+    """Live: the fast tier (BlazeFace on the whole frame and on crops around tracked faces) checks every
+    frame on the detection thread, and a sweep thread runs CenterFace and the tiles by need. Files (and
+    frames processed without a budget) run every pass on every frame instead."""
+    sweep_every_s: float = 0.3
+    """A still scene is swept at least this often. A sweep costs ~100 ms of CPU at 720p here, so this is a
+    third of a core; at 0.5 s the hamilton crowd clip leaked 20 readable face-frames live, at 0.3 s 7
+    (bench/live_leaks.py --scale native), the single-tier camera 9-15."""
+    sweep_limit_s: float = 0.6
+    """A frame is published only if the newest completed sweep saw a frame captured at most this long
+    before it; else the curtain (a person walking in is found by the fast tier, or by a sweep within this)."""
+    sweep_gap_s: float = 0.15
+    """Motion sweeps no closer together than this (a signer's hands move the picture all the time)."""
+    sweep_motion: float = 4.0
+    """Mean change of the 32x18 thumbnail since the last sweep that calls for a sweep now: webcam motion
+    (a signer's hands included) stays under 2.5, a person walking through reaches 11 (CUT_THRESHOLD's
+    measurements)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +106,7 @@ class _Job:
     detection_range: str | None = None
     thumb: np.ndarray | None = None
     new_scene: bool = False
+    tier: str = "all"
 
 
 class Anonymizer:
@@ -87,7 +120,10 @@ class Anonymizer:
         self.settings = settings or AnonymizerSettings()
         self._scanner_factory = scanner_factory or (lambda s: Scanner(s))
         self._cond = threading.Condition()
-        self._tracker = Tracker(self.settings.tracker)
+        tracker = self.settings.tracker
+        if self.settings.two_tiers:
+            tracker = replace(tracker, unswept_grow=UNSWEPT_GROW)
+        self._tracker = Tracker(tracker)
         self._job: _Job | None = None
         self._ready = False
         self._error: str | None = None
@@ -97,6 +133,12 @@ class Anonymizer:
         self._last_thumb: np.ndarray | None = None
         self._detect_s = 0.0
         self._busy_since: float | None = None
+        self._swept_t: float | None = None
+        self._swept_index = -1
+        self._swept_thumb: np.ndarray | None = None
+        self._sweep_job: _Job | None = None
+        self._scene = 0
+        self.sweeps = 0
         self._generation = 0
         self._closed = False
         self.detector_restarts = 0
@@ -110,6 +152,12 @@ class Anonymizer:
         gen = self._generation
         self._thread = threading.Thread(target=self._work, args=(gen,), name=f"vcam-detect-{gen}", daemon=True)
         self._thread.start()
+        self._sweeper: threading.Thread | None = None
+        if self.settings.two_tiers:
+            self._sweeper = threading.Thread(
+                target=self._sweep_work, args=(gen,), name=f"vcam-sweep-{gen}", daemon=True
+            )
+            self._sweeper.start()
 
     def _work(self, gen: int) -> None:
         """Detection loop: always works on the newest submitted frame, drops older ones.
@@ -149,7 +197,9 @@ class Anonymizer:
                 # A live change from the tray: models load lazily, so the switch costs one slow frame at most.
                 scanner.settings = replace(scanner.settings, detection_range=job.detection_range)
             try:
-                result = scanner.scan(job.frame.image, job.frame.t, expected, job.budget_s, thorough=job.new_scene)
+                result = scanner.scan(
+                    job.frame.image, job.frame.t, expected, job.budget_s, thorough=job.new_scene, tier=job.tier
+                )
             except Exception as exc:  # noqa: BLE001 - any detector failure must curtain, not crash
                 failures += 1
                 with self._cond:
@@ -180,10 +230,75 @@ class Anonymizer:
                     self._result_index = job.frame.index
                     self._result_thumb = job.thumb
                     self._detect_s = result.elapsed_s
+                    if job.tier == "all":
+                        self._swept(job)
                 self._cond.notify_all()
         if scanner is not None:
             scanner.close()
             native_memory.trim()
+
+    def _swept(self, job: _Job) -> None:
+        """Record a completed sweep (caller holds the lock)."""
+        if self._swept_t is None or job.frame.t >= self._swept_t:
+            self._swept_t, self._swept_index, self._swept_thumb = job.frame.t, job.frame.index, job.thumb
+        self.sweeps += 1
+
+    def _sweep_due(self) -> bool:
+        job = self._sweep_job
+        if job is None or job.frame.index <= self._swept_index:
+            return False
+        if self._swept_t is None or job.frame.t - self._swept_t >= self.settings.sweep_every_s:
+            return True
+        if job.frame.t - self._swept_t < self.settings.sweep_gap_s:
+            return False
+        moved = self._swept_thumb is not None and job.thumb is not None
+        return moved and float(np.abs(job.thumb - self._swept_thumb).mean()) > self.settings.sweep_motion
+
+    def _sweep_work(self, gen: int) -> None:
+        """The sweep tier: CenterFace and the tiles on the newest frame, when the scene moved or the last
+        sweep is `sweep_every_s` old. Its finds enter the tracker; a failing or hung sweep is not waited
+        for, it simply stops being recent, and `process` then curtains (`sweep_limit_s`)."""
+        scanner: Scanner | None = None
+        failures = 0
+        while True:
+            with self._cond:
+                while not (self._closed or gen != self._generation or self._sweep_due()):
+                    self._cond.wait(0.02)
+                if self._closed or gen != self._generation:
+                    break
+                job, scene = self._sweep_job, self._scene
+                assert job is not None
+                expected = self._tracker.faces_at(job.frame.t)
+            try:
+                if scanner is None:
+                    scanner = self._make_scanner()
+                if job.detection_range and job.detection_range != scanner.settings.detection_range:
+                    scanner.settings = replace(scanner.settings, detection_range=job.detection_range)
+                result = scanner.scan(job.frame.image, job.frame.t, expected, None, tier="sweep")
+            except Exception as exc:  # noqa: BLE001 - a failing sweep curtains by going stale, never crashes
+                failures += 1
+                with self._cond:
+                    self.detector_errors += 1
+                    self._error = f"sweep: {type(exc).__name__}: {exc}"
+                    if failures >= self.settings.rebuild_after and scanner is not None:
+                        scanner.close()
+                        scanner = None
+                    self._cond.wait_for(lambda: self._closed or gen != self._generation, timeout=0.5)
+                continue
+            failures = 0
+            with self._cond:
+                if gen != self._generation:
+                    break
+                if scene == self._scene:  # a sweep of the scene before a cut says nothing about this one
+                    # What the sweep found stays hidden until the next sweep could have found it again: the
+                    # fast tier misses tilted and turned heads that CenterFace finds (live, held only the
+                    # usual 0.5 s, the head-pose clip leaked 70 face-frames between sweeps).
+                    self._tracker.update(result.faces, job.frame.t, keep_s=self.settings.sweep_limit_s)
+                    self._tracker.release_unverified(result.cleared, job.frame.t)
+                    self._swept(job)
+                self._cond.notify_all()
+        if scanner is not None:
+            scanner.close()
 
     def _make_scanner(self) -> Scanner:
         scanner = self._scanner_factory(self.settings.scan)
@@ -230,10 +345,16 @@ class Anonymizer:
         limit = s.hang_after_s if wait_s is None else wait_s
         deadline = time.monotonic() + limit
         thumb = thumbnail(frame.image)
+        tiered = s.two_tiers and budget_s is not None
         with self._cond:
             new_scene = scene_changed(thumb, self._last_thumb)
             self._last_thumb = thumb
-            self._job = _Job(frame, budget_s, detection_range, thumb, new_scene)
+            self._job = _Job(frame, budget_s, detection_range, thumb, new_scene, "fast" if tiered else "all")
+            if tiered:
+                if new_scene:
+                    self._scene += 1
+                    self._swept_t, self._swept_thumb = None, None
+                self._sweep_job = self._job
             self._cond.notify_all()
             while self._result_index < frame.index and not self._closed:
                 left = deadline - time.monotonic()
@@ -243,7 +364,7 @@ class Anonymizer:
                     break
                 self._cond.wait(min(left, 0.05))
             self._check_hang()
-            status = self._status(frame, thumb)
+            status = self._status(frame, thumb) or (self._tier_status(frame) if tiered else None)
             faces = [] if status else self._tracker.faces_at(frame.t)
             detect_s = self._detect_s
         if status:
@@ -262,6 +383,17 @@ class Anonymizer:
             return STATUS_NEW_SCENE
         return None
 
+    def _tier_status(self, frame: Frame) -> str | None:
+        """The two-tier rule, in one place: published only if the fast tier checked this very frame and
+        the newest sweep saw a frame at most `sweep_limit_s` older (caller holds the lock)."""
+        if self._result_index != frame.index:
+            return STATUS_SLOW
+        if self._swept_t is None:
+            return STATUS_NEW_SCENE if self.sweeps else STATUS_STARTING
+        if frame.t - self._swept_t > self.settings.sweep_limit_s:
+            return STATUS_SLOW
+        return None
+
     def _check_hang(self) -> None:
         busy = self._busy_since
         if busy is not None and time.monotonic() - busy > self.settings.hang_after_s:
@@ -277,14 +409,18 @@ class Anonymizer:
             self._result_t = None
             self._result_index = -1
             self._result_thumb = self._last_thumb = None
+            self._swept_t = self._swept_thumb = self._sweep_job = None
+            self._swept_index = -1
+            self._scene += 1
 
     def close(self) -> None:
         """Stop the worker and release the models (waits briefly; a hung detector thread is abandoned)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=2.0)
+        for thread in (self._thread, self._sweeper):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=2.0)
 
     def __enter__(self) -> Anonymizer:
         return self

@@ -152,6 +152,7 @@ def anonymizer_settings(cfg: config.Config, *, live: bool) -> AnonymizerSettings
         tracker=TrackerSettings(hold_s=cfg.hold_ms / 1000),
         # Files have no deadline: scanning every tile of an 8000x8000 photo takes ~10 s, which is no hang.
         hang_after_s=3.0 if live else 600.0,
+        two_tiers=live,
     )
 
 

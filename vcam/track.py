@@ -22,6 +22,10 @@ class TrackerSettings:
     max_speed_frac: float = 2.0
     """Cap on extrapolated speed, in face widths per second, so a noisy velocity cannot fling a box away."""
     match_iou: float = 0.1
+    unswept_grow: float = 1.0
+    """Live two-tier mode: a face the sweep has not outlined yet is hidden with its box grown by this much.
+    BlazeFace's boxes for tilted heads are small (a man tilting into the picture: 54 px for a 79 px face,
+    his eyes readable until CenterFace's sweep came 7 frames later)."""
     unverified_hold_s: float = 0.1
     """How long an unverified candidate (kept unchecked for want of time) is held when not found again: about
     one live scan. A real face is found again and hidden again; a torso, held the full `hold_s`, made the
@@ -35,6 +39,13 @@ class _Track:
     vx: float = 0.0
     vy: float = 0.0
     hits: int = 1
+    kept_until: float = float("-inf")
+    """Held at least until this time whatever the fast tier sees: a sweep's find lasts until the next
+    sweep could have found it again."""
+    sweep_box: Box | None = None
+    """The sweep's box for this face, and the track's box when the sweep saw it (`sweep_anchor`): until
+    `kept_until`, the hidden box also covers the sweep's outline carried along with the track."""
+    sweep_anchor: Box | None = None
 
 
 @dataclass
@@ -45,8 +56,9 @@ class Tracker:
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 0
 
-    def update(self, detections: list[Face], t: float) -> None:
-        """Feed the detections made on the frame captured at `t`."""
+    def update(self, detections: list[Face], t: float, *, keep_s: float = 0.0) -> None:
+        """Feed the detections made on the frame captured at `t`; `keep_s` holds what they found at least
+        that long (the sweep tier's finds, until the next sweep)."""
         unmatched = list(range(len(self._tracks)))
         detections = [d for d in detections if _plausible(d.box)]
         for det in sorted(detections, key=lambda f: f.box[2] * f.box[3], reverse=True):
@@ -60,11 +72,22 @@ class Tracker:
                 if score >= self.settings.match_iou and score > best_score:
                     best, best_score = i, score
             if best is None:
-                self._tracks.append(_Track(self._next_id, _seen(det, t, self._next_id)))
+                track = _Track(self._next_id, _seen(det, t, self._next_id), kept_until=t + keep_s)
+                if keep_s > 0:
+                    track.sweep_box = track.sweep_anchor = det.box
+                self._tracks.append(track)
                 self._next_id += 1
                 continue
             unmatched.remove(best)
             track = self._tracks[best]
+            if keep_s > 0:
+                track.kept_until = max(track.kept_until, t + keep_s)
+                track.sweep_box, track.sweep_anchor = det.box, self._predict(track, t)
+            if t < track.face.last_seen:
+                # A sweep of an older frame found a face the fast tier has seen since: the newer look stands,
+                # but a check by either vouches for the track.
+                track.face = replace(track.face, unverified=track.face.unverified and det.unverified)
+                continue
             dt = t - track.face.last_seen
             if dt > 1e-3:
                 (ox, oy), (nx, ny) = _centre(track.face.box), _centre(det.box)
@@ -74,10 +97,13 @@ class Tracker:
             # A track once checked stays checked: a head turning away loses score, not its standing.
             track.face = replace(_seen(det, t, track.track_id), unverified=track.face.unverified and det.unverified)
             track.hits += 1
-        self._tracks = [tr for tr in self._tracks if t - tr.face.last_seen <= self._hold(tr)]
+        self._tracks = [tr for tr in self._tracks if self._alive(tr, t)]
 
     def _hold(self, track: _Track) -> float:
         return self.settings.unverified_hold_s if track.face.unverified else self.settings.hold_s
+
+    def _alive(self, track: _Track, t: float) -> bool:
+        return t - track.face.last_seen <= self._hold(track) or (t <= track.kept_until and not track.face.unverified)
 
     def release_unverified(self, cleared: list[Box], t: float) -> None:
         """Drop unverified tracks whose predicted box a second look found empty (`cleared`, at time `t`)."""
@@ -91,9 +117,14 @@ class Tracker:
         """Every face to hide at time `t`: detected ones as seen, lost ones extrapolated and grown."""
         out = []
         for track in self._tracks:
-            if t - track.face.last_seen > self._hold(track):
+            if not self._alive(track, t):
                 continue
-            out.append(track.face.with_box(self._predict(track, t)))
+            box = self._predict(track, t)
+            if track.sweep_box is not None and track.sweep_anchor is not None and t <= track.kept_until:
+                box = _union(box, _carried(track.sweep_box, track.sweep_anchor, box))
+            elif track.sweep_box is None and self.settings.unswept_grow != 1.0:
+                box = _grown(box, self.settings.unswept_grow)
+            out.append(track.face.with_box(box))
         return out
 
     def reset(self) -> None:
@@ -133,6 +164,27 @@ def _same_head(a: Box, b: Box) -> bool:
 def _plausible(box: Box) -> bool:
     """Finite, positive size, near the frame: a detector (or a test) handing over anything else is ignored."""
     return all(math.isfinite(v) for v in box) and box[2] > 0 and box[3] > 0 and max(map(abs, box)) < 1e6
+
+
+def _carried(box: Box, anchor: Box, now: Box) -> Box:
+    """`box`, drawn relative to `anchor`, moved and scaled as `anchor` became `now`."""
+    scale = now[2] / anchor[2] if anchor[2] > 0 else 1.0
+    return (
+        now[0] + (box[0] - anchor[0]) * scale,
+        now[1] + (box[1] - anchor[1]) * scale,
+        box[2] * scale,
+        box[3] * scale,
+    )
+
+
+def _grown(box: Box, scale: float) -> Box:
+    x, y, w, h = box
+    return (x + w / 2 - w * scale / 2, y + h / 2 - h * scale / 2, w * scale, h * scale)
+
+
+def _union(a: Box, b: Box) -> Box:
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
 
 
 def _centre(box: Box) -> tuple[float, float]:

@@ -1,0 +1,128 @@
+"""The two tiers of live detection (AnonymizerSettings.two_tiers): the fast tier checks every frame, the
+sweep thread runs CenterFace and the tiles by need, and the fail-closed rule sits in one place."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import cv2
+import numpy as np
+from conftest import STILL, sample_boxes
+
+from vcam import effects
+from vcam.anonymizer import STATUS_SLOW, Anonymizer, AnonymizerSettings
+from vcam.frames import Frame
+from vcam.metrics import detail_correlation
+from vcam.scan import ScanResult, ScanSettings
+from vcam.sources import read_image
+
+EFFECT = effects.EffectSettings()
+BUDGET = 1 / 30
+
+
+class TierScanner:
+    """Fast tier finds nothing and answers at once; the sweep can be held (a hung or slow sweep)."""
+
+    def __init__(self, *, fast_raises: threading.Event | None = None) -> None:
+        self.settings = ScanSettings()
+        self.sweep_open = threading.Event()
+        self.sweep_open.set()
+        self.sweeps: list[float] = []
+        self.fast_raises = fast_raises or threading.Event()
+
+    def warm_up(self) -> None:
+        pass
+
+    def scan(self, image, t, tracked, budget_s=None, *, thorough=False, tier="all"):
+        if tier == "sweep":
+            self.sweep_open.wait(30)
+            self.sweeps.append(t)
+        elif self.fast_raises.is_set():
+            raise RuntimeError("fast tier failed")
+        return ScanResult([], [], 0.0)
+
+    def close(self) -> None:
+        pass
+
+
+def settings(**changes) -> AnonymizerSettings:
+    return AnonymizerSettings(two_tiers=True, **changes)
+
+
+def play(anon: Anonymizer, image: np.ndarray, start: int, count: int, t0: float = 0.0):
+    """Frames at 30 fps of capture time, each processed as live does (a budget, a deadline)."""
+    outs = []
+    for i in range(start, start + count):
+        frame = Frame(image, t0 + i / 30, i)
+        outs.append(anon.process(frame, EFFECT, wait_s=0.5, budget_s=BUDGET))
+        time.sleep(0.005)
+    return outs
+
+
+def still() -> np.ndarray:
+    return np.full((360, 640, 3), 120, np.uint8)
+
+
+def test_no_frame_is_published_once_the_last_sweep_is_older_than_its_limit():
+    scanner = TierScanner()
+    s = settings()
+    with Anonymizer(s, scanner_factory=lambda _: scanner) as anon:
+        assert anon.wait_ready(5)
+        outs = play(anon, still(), 0, 10)
+        assert outs[-1].curtain is None, "swept and checked: published"
+        scanner.sweep_open.clear()  # the sweep hangs from here on
+        outs = play(anon, still(), 10, 40)
+    swept = max(scanner.sweeps)
+    for i, out in enumerate(outs, start=10):
+        too_old = i / 30 - swept > s.sweep_limit_s
+        assert (out.curtain == STATUS_SLOW) if too_old else out.curtain is None, (i, out.curtain)
+    assert any(out.curtain for out in outs), "the limit was reached in this test"
+
+
+def test_a_still_scene_is_swept_at_its_interval_and_motion_sweeps_sooner():
+    scanner = TierScanner()
+    s = settings()
+    image = still()
+    with Anonymizer(s, scanner_factory=lambda _: scanner) as anon:
+        assert anon.wait_ready(5)
+        play(anon, image, 0, 45)  # 1.5 s of a still scene
+        gaps = np.diff(scanner.sweeps)
+        assert len(scanner.sweeps) >= 3 and gaps.max() <= s.sweep_every_s + 0.1, scanner.sweeps
+        before = len(scanner.sweeps)
+        moved = image.copy()
+        moved[:, :200] = 250  # someone walks in at the left: the picture changes, not a new scene
+        play(anon, moved, 45, 3)
+        time.sleep(0.1)
+    first_after = scanner.sweeps[before:]
+    assert first_after and first_after[0] - 45 / 30 < s.sweep_every_s / 2, "motion sweeps before the interval"
+
+
+def test_a_frame_whose_fast_tier_failed_is_curtained():
+    fail = threading.Event()
+    scanner = TierScanner(fast_raises=fail)
+    with Anonymizer(settings(), scanner_factory=lambda _: scanner) as anon:
+        assert anon.wait_ready(5)
+        assert play(anon, still(), 0, 10)[-1].curtain is None
+        fail.set()
+        outs = play(anon, still(), 10, 3)
+    assert all(out.curtain for out in outs)
+
+
+def test_a_person_entering_a_still_scene_is_hidden_from_the_first_frame_or_curtained(sample_path):
+    """Real models: the right-hand person of the shipped still appears in an empty room (painted over)."""
+    image = read_image(sample_path / STILL)
+    boxes = sample_boxes(STILL)
+    right = max(boxes, key=lambda b: b[0])
+    x, y, w, h = (int(v) for v in right)
+    x0, y0 = max(0, x - w), max(0, y - h // 2)
+    empty = image.copy()
+    empty[y0:, x0 : x + 2 * w] = cv2.blur(image[y0:, x0 : x + 2 * w], (151, 151))  # a room without him
+    with Anonymizer(settings()) as anon:
+        assert anon.wait_ready(60)
+        play(anon, empty, 0, 45)
+        outs = play(anon, image, 45, 30)
+    assert any(out.curtain is None for out in outs[-10:]), "anonymizing again once he is found"
+    for out in outs:
+        if out.curtain is None:
+            assert detail_correlation(image, out.image, right) < 0.5, "his face left readable"
