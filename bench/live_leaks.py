@@ -8,7 +8,8 @@ off the hot path: a reference face whose fine detail still correlates >= 0.5 wit
 a readable leak, and pixels changed away from every reference face (over 2% of the picture) make a
 frame with a false hide, as `vcam eval` counts them in file mode (use `--scale native` for that: a
 4:3 clip stretched to 16:9 stretches the hidden shapes past the reference boxes). Configs: BlazeFace
-short range alone ("near", the seed's approach) and the shipped default, in the same run.
+short range alone ("near", the seed's approach), every pass on the detection thread ("one tier", the
+default before the efficiency work) and the shipped two-tier default, in the same run.
 """
 
 from __future__ import annotations
@@ -24,20 +25,23 @@ from vcam.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.controls import LiveControls
 from vcam.evaluate import SCANS, video_cases
 from vcam.live import LivePipeline
-from vcam.scan import ScanSettings
 from vcam.sinks import NullSink
 
-CONFIGS = {"near": SCANS["near"], "default": ScanSettings()}
+CONFIGS = {
+    "near": AnonymizerSettings(scan=SCANS["near"]),
+    "one tier": AnonymizerSettings(),
+    "default": AnonymizerSettings(two_tiers=True),
+}
 
 
 def replay(
-    path: Path, gt: dict, size: tuple[int, int] | None, scan: ScanSettings, loops: int
+    path: Path, gt: dict, size: tuple[int, int] | None, settings: AnonymizerSettings, loops: int
 ) -> tuple[LeakChecker, object]:
     size = size or (gt["width"], gt["height"])
     checker = LeakChecker(scaled_boxes(path, gt, size))
     source = ScaledLoop(path, size)
     seconds = loops * gt["frames"] / source.fps
-    with Anonymizer(AnonymizerSettings(scan=scan)) as anon:
+    with Anonymizer(settings) as anon:
         anon.wait_ready(60)
         pipe = LivePipeline(lambda: source, NullSink(), anon, LiveControls(), on_output=checker)
         threading.Timer(seconds, pipe.stop).start()
@@ -52,6 +56,7 @@ def main() -> None:
     p.add_argument("--scale", default="1280x720", help="WxH, or 'native' (each clip at its own size, unstretched)")
     p.add_argument("--loops", type=int, default=2)
     p.add_argument("--configs", default=",".join(CONFIGS))
+    p.add_argument("--videos", help="comma list of clip name parts (default: every clip of video_gt.json)")
     args = p.parse_args()
     size = None if args.scale == "native" else tuple(int(v) for v in args.scale.split("x"))
     shown = "each clip's own size" if size is None else f"{size[0]}x{size[1]}"
@@ -63,7 +68,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|")
     totals: dict[str, list[int]] = {}
     for name in args.configs.split(","):
-        for path, gt in video_cases(args.eval_dir):
+        for path, gt in video_cases(args.eval_dir, only=args.videos.split(",") if args.videos else None):
             checker, st = replay(path, gt, size, CONFIGS[name], args.loops)
             t = totals.setdefault(name, [0, 0, 0, 0])
             t[0] += checker.faces

@@ -4,15 +4,20 @@
         --scale 1280x720,1920x1080 --plot docs/plots/latency.png
 
 Prints output fps, capture-to-publish latency p50/p95/p99, detection time, CPU share of one core
-and peak memory for each detection configuration (BlazeFace short range "near", full range "far",
-and the shipped default), in one run on this machine; optionally a latency histogram.
+and peak memory at steady state (after a 5 s warm-up) for each detection configuration (BlazeFace short
+range "near", full range "far", every pass on the detection thread "one tier" (the default before the
+efficiency work), and the shipped two-tier default), in one run on this machine; optionally a latency
+histogram.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import os
 import resource
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -27,10 +32,13 @@ from vcam.scan import ScanSettings
 from vcam.sinks import NullSink
 
 CONFIGS = {
-    "near": ScanSettings(detection_range="near", tiles=False, crops=False, centerface=False),
-    "far": ScanSettings(detection_range="far", tiles=False, crops=False, centerface=False),
-    "default": ScanSettings(),
+    "near": AnonymizerSettings(scan=ScanSettings(detection_range="near", tiles=False, crops=False, centerface=False)),
+    "far": AnonymizerSettings(scan=ScanSettings(detection_range="far", tiles=False, crops=False, centerface=False)),
+    "one tier": AnonymizerSettings(),
+    "default": AnonymizerSettings(two_tiers=True),
 }
+WARM_UP_S = 5.0
+"""Figures are taken after this long, at steady state (the sweep thread loads its models meanwhile)."""
 
 
 def replay(clip: Path, size: tuple[int, int], name: str, seconds: float) -> dict:
@@ -38,21 +46,28 @@ def replay(clip: Path, size: tuple[int, int], name: str, seconds: float) -> dict
     source = ScaledLoop(clip, size)
     lat: list[float] = []
     det: list[float] = []
-    with Anonymizer(AnonymizerSettings(scan=CONFIGS[name])) as anon:
+    steady = threading.Event()
+    with Anonymizer(CONFIGS[name]) as anon:
         anon.wait_ready(60)
 
         def published(image, frame) -> None:
-            if frame is not None:
+            if frame is not None and steady.is_set():
                 lat.append(time.monotonic() - frame.t)
                 det.append(anon_stats().detect_ms)
 
         pipe = LivePipeline(lambda: source, NullSink(), anon, LiveControls(), fps=source.fps, on_output=published)
         anon_stats = pipe.stats
-        threading.Timer(seconds, pipe.stop).start()
+        runner = threading.Thread(target=pipe.run)
+        runner.start()
+        time.sleep(WARM_UP_S)
+        st0 = pipe.stats()
+        steady.set()
         r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
-        pipe.run()
+        time.sleep(seconds)
         r1, t1 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
         st = pipe.stats()
+        pipe.stop()
+        runner.join()
     lat.sort()
     det.sort()
 
@@ -60,13 +75,14 @@ def replay(clip: Path, size: tuple[int, int], name: str, seconds: float) -> dict
         return 1000 * lat[min(len(lat) - 1, int(q * len(lat)))] if lat else float("nan")
 
     return {
-        "fps": st.frames / (t1 - t0),
+        "fps": (st.frames - st0.frames) / (t1 - t0),
         "src": source.fps,
         "p50": pct(0.5),
         "p95": pct(0.95),
         "p99": pct(0.99),
         "detect": det[len(det) // 2] if det else float("nan"),
-        "curtain": f"{st.curtain_frames}/{st.frames}",
+        "curtain": f"{st.curtain_frames - st0.curtain_frames}/{st.frames - st0.frames}",
+        "dropped": st.dropped_frames - st0.dropped_frames,
         "cpu": (r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime) / (t1 - t0) * 100,
         "peak_mb": r1.ru_maxrss / 1024,
         "latencies": lat,
@@ -80,13 +96,21 @@ def main() -> None:
     p.add_argument("--scale", default="1280x720", help="comma list of WxH, e.g. 1280x720,1920x1080")
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--plot", type=Path, help="write a latency histogram (PNG) of every run here")
+    p.add_argument("--busy", action="store_true", help="keep one core busy in another process (a call app)")
     args = p.parse_args()
-    print(f"clip {args.clip.name}, {args.seconds:.0f} s per run, cv2 {cv2.__version__}, {os.cpu_count()} cores")
+    if args.busy:
+        # A spinning child process: what a call app's encoder does to one of this machine's two cores.
+        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        atexit.register(burner.kill)
     print(
-        "| size | config | out fps | src fps | p50 ms | p95 ms | p99 ms | detect ms (median) | curtain "
+        f"clip {args.clip.name}, {args.seconds:.0f} s per run, cv2 {cv2.__version__}, {os.cpu_count()} cores"
+        + (", one core kept busy by another process" if args.busy else "")
+    )
+    print(
+        "| size | config | out fps | src fps | p50 ms | p95 ms | p99 ms | detect ms (median) | curtain | dropped "
         "| CPU % of one core | peak RSS MB |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     runs = {}
     for scale in args.scale.split(","):
         size = tuple(int(v) for v in scale.split("x"))
@@ -95,7 +119,8 @@ def main() -> None:
             runs[f"{scale} {name}"] = r["latencies"]
             print(
                 f"| {scale} | {name} | {r['fps']:.1f} | {r['src']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | "
-                f"{r['p99']:.1f} | {r['detect']:.1f} | {r['curtain']} | {r['cpu']:.0f} | {r['peak_mb']:.0f} |",
+                f"{r['p99']:.1f} | {r['detect']:.1f} | {r['curtain']} | {r['dropped']} | {r['cpu']:.0f} | "
+                f"{r['peak_mb']:.0f} |",
                 flush=True,
             )
     if args.plot:
