@@ -46,15 +46,19 @@ def test_anonymize_video_keeps_count_size_fps(sample_path, tmp_path):
     assert not list(tmp_path.glob(".*partial*"))
 
 
+def file_mode_report(folder):
+    """Every clip of `folder`'s video_gt.json through `vcam anonymize`'s settings, frame by frame."""
+    method = OursMethod("default", anonymizer_settings(Config(), live=False), effects.EffectSettings())
+    try:
+        return eval_videos(video_cases(folder), method)
+    finally:
+        method.close()
+
+
 def test_no_shipped_reference_face_left_visible(sample_path):
     """The shipped clips (the signer, the demo's two tilted heads), every frame: every reference face
     covered (90% of its box hidden) and none readable."""
-    settings = anonymizer_settings(Config(), live=False)
-    method = OursMethod("default", settings, effects.EffectSettings())
-    try:
-        report = eval_videos(video_cases(sample_path), method)
-    finally:
-        method.close()
+    report = file_mode_report(sample_path)
     assert report.face_frames == 47 + 112
     assert report.visible == 0 and report.leaked == 0, report.per_clip
 
@@ -66,12 +70,7 @@ def test_no_reference_face_left_visible(eval_path):
     lost its detail (correlation with the original < 0.5). Measured: 2 of 1266 face-frames are under 90%
     covered (hamilton profile), none readable; the bound of 5 guards against regressions.
     """
-    settings = anonymizer_settings(Config(), live=False)
-    method = OursMethod("default", settings, effects.EffectSettings())
-    try:
-        report = eval_videos(video_cases(eval_path), method)
-    finally:
-        method.close()
+    report = file_mode_report(eval_path)
     assert report.face_frames > 1200
     assert report.visible == 0, report.per_clip
     assert report.leaked <= 5, report.per_clip
