@@ -28,7 +28,7 @@ import numpy as np
 from vcam import effects, native_memory
 from vcam.curtain import curtain
 from vcam.frames import Face, Frame
-from vcam.scan import Scanner, ScanSettings
+from vcam.scan import Scanner, ScanSettings, Tier
 from vcam.track import Tracker, TrackerSettings
 
 STATUS_STARTING = "Privacy curtain: starting face detection"
@@ -106,7 +106,7 @@ class _Job:
     detection_range: str | None = None
     thumb: np.ndarray | None = None
     new_scene: bool = False
-    tier: str = "all"
+    tier: Tier = "all"
 
 
 class Anonymizer:

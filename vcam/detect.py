@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from vcam import assets, blazeface
-from vcam.frames import Face, intersection
+from vcam.frames import Face, intersection, union_box
 
 Region = tuple[int, int, int, int]
 """``(x0, y0, x1, y1)`` integer pixel region of a frame."""
@@ -216,11 +216,7 @@ def _union_if_similar(keep, other):
     """Union of two boxes of one face, unless `other` is far larger (then it is a different scale)."""
     if other[2] * other[3] > 4 * keep[2] * keep[3]:
         return keep
-    x0 = min(keep[0], other[0])
-    y0 = min(keep[1], other[1])
-    x1 = max(keep[0] + keep[2], other[0] + other[2])
-    y1 = max(keep[1] + keep[3], other[1] + other[3])
-    return (x0, y0, x1 - x0, y1 - y0)
+    return union_box(keep, other)
 
 
 @dataclass(frozen=True, slots=True)

@@ -108,6 +108,12 @@ def clip_box(box: Box, width: int, height: int) -> tuple[int, int, int, int] | N
     return x0, y0, x1, y1
 
 
+def union_box(a: Box, b: Box) -> Box:
+    """The smallest box holding both."""
+    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
+    return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
+
+
 def intersection(a: Box, b: Box) -> float:
     """Area two boxes share (0 when apart)."""
     ax, ay, aw, ah = a

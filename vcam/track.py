@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from vcam.frames import Box, Face, centre_inside, intersection, iou
+from vcam.frames import Box, Face, centre_inside, intersection, iou, union_box
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +121,7 @@ class Tracker:
                 continue
             box = self._predict(track, t)
             if track.sweep_box is not None and track.sweep_anchor is not None and t <= track.kept_until:
-                box = _union(box, _carried(track.sweep_box, track.sweep_anchor, box))
+                box = union_box(box, _carried(track.sweep_box, track.sweep_anchor, box))
             elif track.sweep_box is None and self.settings.unswept_grow != 1.0:
                 box = _grown(box, self.settings.unswept_grow)
             out.append(track.face.with_box(box))
@@ -180,11 +180,6 @@ def _carried(box: Box, anchor: Box, now: Box) -> Box:
 def _grown(box: Box, scale: float) -> Box:
     x, y, w, h = box
     return (x + w / 2 - w * scale / 2, y + h / 2 - h * scale / 2, w * scale, h * scale)
-
-
-def _union(a: Box, b: Box) -> Box:
-    x0, y0 = min(a[0], b[0]), min(a[1], b[1])
-    return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
 
 
 def _centre(box: Box) -> tuple[float, float]:
