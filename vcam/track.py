@@ -82,7 +82,7 @@ class Tracker:
             track = self._tracks[best]
             if keep_s > 0:
                 track.kept_until = max(track.kept_until, t + keep_s)
-                track.sweep_box, track.sweep_anchor = det.box, self._predict(track, t)
+                track.sweep_box, track.sweep_anchor = det.box, track.face.box
             if t < track.face.last_seen:
                 # A sweep of an older frame found a face the fast tier has seen since: the newer look stands,
                 # but a check by either vouches for the track.
@@ -167,14 +167,11 @@ def _plausible(box: Box) -> bool:
 
 
 def _carried(box: Box, anchor: Box, now: Box) -> Box:
-    """`box`, drawn relative to `anchor`, moved and scaled as `anchor` became `now`."""
-    scale = now[2] / anchor[2] if anchor[2] > 0 else 1.0
-    return (
-        now[0] + (box[0] - anchor[0]) * scale,
-        now[1] + (box[1] - anchor[1]) * scale,
-        box[2] * scale,
-        box[3] * scale,
-    )
+    """`box`, moved as `anchor`'s centre moved to `now`'s. Not scaled: the two boxes may come from detectors
+    that draw faces at different sizes (a fast-tier BlazeFace box is 0.7x a sweep's CenterFace box of the same
+    tilted head), and scaling by their ratio shrank the outline onto the smaller one."""
+    (ax, ay), (nx, ny) = _centre(anchor), _centre(now)
+    return (box[0] + nx - ax, box[1] + ny - ay, box[2], box[3])
 
 
 def _grown(box: Box, scale: float) -> Box:
