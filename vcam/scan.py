@@ -256,7 +256,7 @@ class Scanner:
                 self._tile_cursor += 1
         merged = merge_faces(faces)
         if s.verify:
-            anchors = [f for f in merged + tracked if f.score >= s.verify_blazeface_below]
+            anchors = self._anchors(merged, tracked)
             looked = [self._second_look(image, t, f, tracked, anchors, look_fits, passes) for f in merged]
             cleared = [f.box for f, kept in zip(merged, looked, strict=True) if kept is None]
             merged = [f for f in looked if f is not None]
@@ -280,14 +280,39 @@ class Scanner:
         if not self.settings.verify:
             return 0
         merged = merge_faces(faces)
-        anchors = [f for f in merged + tracked if f.score >= self.settings.verify_blazeface_below]
-        trusted = [k for k in tracked if not k.unverified]
-        new = [
-            f
-            for f in merged
-            if self._verifier(f, anchors) and not any(iou(f.box, k.box) >= TRACK_OVERLAP for k in trusted)
-        ]
+        anchors = self._anchors(merged, tracked)
+        new = [f for f in merged if self._needs_look(f, tracked, anchors)]
         return len(new) + sum(1 for k in tracked if k.unverified)
+
+    def _anchors(self, found: list[Face], tracked: list[Face]) -> list[Face]:
+        """The confident faces a body can sit under (the anchors of `_below`)."""
+        return [f for f in found + tracked if f.score >= self.settings.verify_blazeface_below]
+
+    def _needs_look(self, face: Face, tracked: list[Face], anchors: list[Face]) -> str | None:
+        """The detector for `face`'s second look, or None: it needs none, or a checked track explains it."""
+        verifier = self._verifier(face, anchors)
+        if verifier is None or any(iou(face.box, k.box) >= TRACK_OVERLAP for k in tracked if not k.unverified):
+            return None
+        return verifier
+
+    def _look(
+        self,
+        verifier: str,
+        image: np.ndarray,
+        t: float,
+        face: Face,
+        kind: str,
+        passes: list[Pass],
+        fits: Callable[[str], bool],
+    ) -> list[Face] | None:
+        """What `verifier` finds on a zoomed crop around `face`, or None when the look does not fit."""
+        h, w = image.shape[:2]
+        region = _crop_around(face, w, h, scale=2.5, whole_frame_ok=True)
+        if region is None or not fits(verifier):
+            return None
+        found = self._detect(verifier, image, t, region)
+        passes.append(Pass(verifier, region, kind))
+        return found
 
     def _verifier(self, face: Face, anchors: list[Face]) -> str | None:
         """Which detector takes a second look at `face`, or None when it needs none."""
@@ -319,19 +344,14 @@ class Scanner:
         budget is kept (hidden), marked unverified, so the track it starts cannot excuse the same false
         find on the next frame from its look.
         """
-        verifier = self._verifier(face, anchors)
-        if verifier is None or any(
-            iou(face.box, known.box) >= TRACK_OVERLAP for known in tracked if not known.unverified
-        ):
+        verifier = self._needs_look(face, tracked, anchors)
+        if verifier is None:
             return face
         if self._recently_empty(face.box, t):
             return None
-        h, w = image.shape[:2]
-        region = _crop_around(face, w, h, scale=2.5, whole_frame_ok=True)
-        if region is None or not fits(verifier):
+        found = self._look(verifier, image, t, face, "verify", passes, fits)
+        if found is None:
             return replace(face, unverified=True)
-        found = self._detect(verifier, image, t, region)
-        passes.append(Pass(verifier, region, "verify"))
         confirmed = any(
             f.score >= self.settings.verify_confirm and (centre_inside(f.box, face.box) or iou(f.box, face.box) >= 0.2)
             for f in found
@@ -363,12 +383,9 @@ class Scanner:
         for face in tracked:
             if not face.unverified or any(iou(face.box, f.box) >= TRACK_OVERLAP for f in found):
                 continue
-            h, w = image.shape[:2]
-            region = _crop_around(face, w, h, scale=2.5, whole_frame_ok=True)
-            if region is None or not fits("centerface-verify"):
+            looked = self._look("centerface-verify", image, t, face, "recheck", passes, fits)
+            if looked is None:
                 continue
-            looked = self._detect("centerface-verify", image, t, region)
-            passes.append(Pass("centerface-verify", region, "recheck"))
             if not any(f.score >= self.settings.verify_confirm and centre_inside(f.box, face.box) for f in looked):
                 cleared.append(face.box)
                 self._no_face.append((face.box, t))
