@@ -60,6 +60,14 @@ def run_value(command: list[str]) -> str:
     return " ".join(f'"{arg}"' for arg in command)
 
 
+def write_file(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temporary file and a rename, so a crash never leaves half an entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
 def _desktop_quote(arg: str) -> str:
     if not any(c in arg for c in " \t\n\"'\\><~|&;$*?#()`"):
         return arg
@@ -139,11 +147,8 @@ class Autostart:
             self._registry().set(NAME, run_value(command))
             return self.location()
         path = Path(self.location())
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = launch_agent(command) if self.platform == "darwin" else desktop_entry(command).encode()
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
+        write_file(path, data)
         return str(path)
 
     def disable(self) -> str:

@@ -169,13 +169,10 @@ def _write_launcher(system: System, command: Sequence[str]) -> None:
     from vcam.icons import icon_image
     from vcam.live import ANONYMIZING
 
-    desktop, icon = desktop_file(system), icon_file(system)
-    for path in (desktop, icon):
-        path.parent.mkdir(parents=True, exist_ok=True)
+    icon = icon_file(system)
+    icon.parent.mkdir(parents=True, exist_ok=True)
     icon_image(ANONYMIZING).resize((ICON_SIZE, ICON_SIZE)).save(icon)
-    tmp = desktop.with_name(f".{desktop.name}.tmp")
-    tmp.write_text(launcher_entry(command), encoding="utf-8")
-    os.replace(tmp, desktop)
+    autostart.write_file(desktop_file(system), launcher_entry(command).encode())
 
 
 def _default_runner(say: Callable[[str], None]) -> Runner | None:
