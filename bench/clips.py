@@ -7,9 +7,9 @@ from pathlib import Path
 
 import cv2
 
-from vcam.evaluate import frame_boxes
+from vcam.evaluation.evaluate import frame_boxes
 from vcam.frames import Frame
-from vcam.sources import VideoFileSource
+from vcam.pipeline.sources import VideoFileSource
 
 
 class ScaledLoop:

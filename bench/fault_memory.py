@@ -35,9 +35,9 @@ def child(limited: bool) -> None:
         native_memory.trim = lambda: None  # what the anonymizer did before
     from faults import DetectorFaults
 
-    from vcam import effects
-    from vcam.anonymizer import Anonymizer, AnonymizerSettings
     from vcam.frames import Frame
+    from vcam.pipeline import effects
+    from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 
     image = np.random.default_rng(0).integers(0, 255, (720, 1280, 3), np.uint8)
     faults = DetectorFaults()

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from vcam.detection.scan import Scanner, ScanSettings
+from vcam.evaluation.metrics import FALSE_HIDE_FRAME, detail_correlation, false_hide_share
 from vcam.frames import Frame
-from vcam.metrics import FALSE_HIDE_FRAME, detail_correlation, false_hide_share
-from vcam.scan import Scanner, ScanSettings
-from vcam.sinks import Sink, SinkError
-from vcam.sources import Source, SourceError
+from vcam.pipeline.sinks import Sink, SinkError
+from vcam.pipeline.sources import Source, SourceError
 
 
 class Switch:

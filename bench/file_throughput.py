@@ -17,11 +17,11 @@ from pathlib import Path
 
 import cv2
 
-from vcam import effects
-from vcam.evaluate import make_method
+from vcam.evaluation.evaluate import make_method
+from vcam.evaluation.methods import Unavailable
 from vcam.frames import Frame
-from vcam.methods import Unavailable
-from vcam.sources import VideoFileSource
+from vcam.pipeline import effects
+from vcam.pipeline.sources import VideoFileSource
 
 
 def main() -> None:

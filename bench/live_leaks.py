@@ -21,11 +21,11 @@ from pathlib import Path
 from clips import ScaledLoop, scaled_boxes
 from faults import LeakChecker
 
-from vcam.anonymizer import Anonymizer, AnonymizerSettings
-from vcam.controls import LiveControls
-from vcam.evaluate import SCANS, video_cases
-from vcam.live import LivePipeline
-from vcam.sinks import NullSink
+from vcam.evaluation.evaluate import SCANS, video_cases
+from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.pipeline.controls import LiveControls
+from vcam.pipeline.live import LivePipeline
+from vcam.pipeline.sinks import NullSink
 
 CONFIGS = {
     "near": AnonymizerSettings(scan=SCANS["near"]),

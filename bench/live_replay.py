@@ -25,11 +25,11 @@ from pathlib import Path
 import cv2
 from clips import ScaledLoop
 
-from vcam.anonymizer import Anonymizer, AnonymizerSettings
-from vcam.controls import LiveControls
-from vcam.live import LivePipeline
-from vcam.scan import ScanSettings
-from vcam.sinks import NullSink
+from vcam.detection.scan import ScanSettings
+from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.pipeline.controls import LiveControls
+from vcam.pipeline.live import LivePipeline
+from vcam.pipeline.sinks import NullSink
 
 CONFIGS = {
     "near": AnonymizerSettings(scan=ScanSettings(detection_range="near", tiles=False, crops=False, centerface=False)),

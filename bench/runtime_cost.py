@@ -21,8 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam import assets, blazeface, sandbox
-from vcam.detect import BlazeFaceDetector, BlazeFaceOptions, quiet_native_stderr
+from vcam import assets, sandbox
+from vcam.detection import blazeface
+from vcam.detection.detect import BlazeFaceDetector, BlazeFaceOptions, quiet_native_stderr
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 

@@ -20,10 +20,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam import effects
+from vcam.detection.scan import Scanner, ScanSettings
 from vcam.frames import Face
-from vcam.scan import Scanner, ScanSettings
-from vcam.sources import VideoFileSource
+from vcam.pipeline import effects
+from vcam.pipeline.sources import VideoFileSource
 
 BUDGET_S = 0.020  # 0.6 of a 30 fps frame interval, as the live pipeline gives the scanner
 

@@ -22,11 +22,11 @@ from clips import ScaledLoop, scaled_boxes
 from faults import DetectorFaults, FlakyCamera, FlakySink, LeakChecker
 
 from vcam import native_memory
-from vcam.anonymizer import Anonymizer, AnonymizerSettings
-from vcam.controls import LiveControls
-from vcam.evaluate import video_cases
-from vcam.live import ANONYMIZING, LivePipeline
-from vcam.sinks import NullSink
+from vcam.evaluation.evaluate import video_cases
+from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.pipeline.controls import LiveControls
+from vcam.pipeline.live import ANONYMIZING, LivePipeline
+from vcam.pipeline.sinks import NullSink
 
 
 def rss_mb() -> float:

@@ -3,7 +3,7 @@
     PYTHONPATH=. python bench/startup.py [--runs 5] [--input tests/data/videos/intel-sv__eat.mkv]
 
 Timed from outside, as a user waits: the clock starts when the process is launched and stops when vcam
-prints "anonymizing: first frame published" (vcam/live.py prints it once, after the first frame that was
+prints "anonymizing: first frame published" (vcam/pipeline/live.py prints it once, after the first frame that was
 scanned and hidden went out). Until then the call app gets curtain frames. The input is a clip paced at its
 fps through the same source interface as a webcam (no webcam here), the output is discarded.
 """

@@ -11,7 +11,7 @@ import sys
 
 from conftest import ROOT
 
-from vcam.autostart import NAME, Autostart, desktop_entry, vcam_command
+from vcam.app.autostart import NAME, Autostart, desktop_entry, vcam_command
 
 COMMAND = ["/home/ann/my venv/bin/vcam"]
 

@@ -12,8 +12,8 @@ import numpy as np
 from test_control import FACES, STILL
 from test_video_and_cli import probe, run_cli
 
-from vcam.metrics import detail_correlation
-from vcam.sources import opencv_path
+from vcam.evaluation.metrics import detail_correlation
+from vcam.pipeline.sources import opencv_path
 
 
 def test_truncated_zero_byte_and_unsupported_files_in_one_batch(tmp_path, sample_path):

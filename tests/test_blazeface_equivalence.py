@@ -1,4 +1,4 @@
-"""vcam's BlazeFace (LiteRT + `vcam.blazeface`) finds what the mediapipe Tasks FaceDetector finds.
+"""vcam's BlazeFace (LiteRT + `vcam.detection.blazeface`) finds what the mediapipe Tasks FaceDetector finds.
 
 The reference runs in a child process inside the no-network sandbox (tests/mediapipe_reference.py):
 mediapipe 1.x would otherwise try to send telemetry. Compared on every image of the evaluation set
@@ -24,7 +24,7 @@ import cv2
 import pytest
 from mediapipe_reference import read
 
-from vcam.detect import BlazeFaceDetector, BlazeFaceOptions
+from vcam.detection.detect import BlazeFaceDetector, BlazeFaceOptions
 from vcam.frames import iou
 
 pytest.importorskip("mediapipe", reason="the reference needs mediapipe (pip install '.[test]')")

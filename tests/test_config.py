@@ -8,7 +8,7 @@ import sys
 
 from conftest import ROOT
 
-from vcam import config
+from vcam.app import config
 
 USERS_FILE = """\
 # my camera settings

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 from conftest import ROOT, STILL, sample_boxes
 
-from vcam import config, control
-from vcam.anonymizer import AnonymizerSettings
-from vcam.controls import ControlState, LiveControls
-from vcam.metrics import detail_correlation
-from vcam.service import CameraService, SourceSpec
-from vcam.sinks import VirtualCameraSink
+from vcam.app import config, control
+from vcam.app.service import CameraService, SourceSpec
+from vcam.evaluation.metrics import detail_correlation
+from vcam.pipeline.anonymizer import AnonymizerSettings
+from vcam.pipeline.controls import ControlState, LiveControls
+from vcam.pipeline.sinks import VirtualCameraSink
 
 FACES = [[round(v) for v in box] for box in sample_boxes(STILL)]
 

@@ -8,12 +8,12 @@ import time
 import numpy as np
 from conftest import STILL
 
-from vcam import effects
-from vcam.anonymizer import STATUS_ERROR, STATUS_SLOW, STATUS_STARTING, Anonymizer, AnonymizerSettings
-from vcam.evaluate import frame_boxes, video_cases
+from vcam.evaluation.evaluate import frame_boxes, video_cases
+from vcam.evaluation.metrics import detail_correlation
 from vcam.frames import Face, Frame
-from vcam.metrics import detail_correlation
-from vcam.sources import read_image
+from vcam.pipeline import effects
+from vcam.pipeline.anonymizer import STATUS_ERROR, STATUS_SLOW, STATUS_STARTING, Anonymizer, AnonymizerSettings
+from vcam.pipeline.sources import read_image
 
 
 class FakeScanner:
@@ -21,7 +21,7 @@ class FakeScanner:
 
     def __init__(self, *, raise_scan=False, sleep_scan=0.0, ready_event=None, faces=()):
         self.raise_scan, self.sleep_scan, self.ready_event, self.faces = raise_scan, sleep_scan, ready_event, faces
-        from vcam.scan import ScanSettings
+        from vcam.detection.scan import ScanSettings
 
         self.settings = ScanSettings()
 
@@ -33,7 +33,7 @@ class FakeScanner:
         if self.raise_scan:
             raise RuntimeError("boom")
         time.sleep(self.sleep_scan)
-        from vcam.scan import ScanResult
+        from vcam.detection.scan import ScanResult
 
         return ScanResult([Face(f, 0.9, (), t) for f in self.faces], [], self.sleep_scan)
 
@@ -109,7 +109,7 @@ def test_new_scene_never_reuses_the_old_scenes_detections(eval_path):
     previous scene's boxes while this frame's detection is still running."""
     import cv2
 
-    from vcam.anonymizer import STATUS_NEW_SCENE
+    from vcam.pipeline.anonymizer import STATUS_NEW_SCENE
 
     cap = cv2.VideoCapture(str(eval_path / "videos" / "facerec__short_hamilton_clip.mp4"))
     frames = [cap.read()[1] for _ in range(213)]

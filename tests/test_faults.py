@@ -15,11 +15,11 @@ import pytest
 from faults import DetectorFaults, FlakyCamera, FlakySink, LeakChecker
 from test_control import FACES, STILL
 
-from vcam.anonymizer import Anonymizer, AnonymizerSettings
-from vcam.controls import LiveControls
-from vcam.live import LivePipeline
-from vcam.sinks import VirtualCameraSink
-from vcam.sources import ImageSource
+from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.pipeline.controls import LiveControls
+from vcam.pipeline.live import LivePipeline
+from vcam.pipeline.sinks import VirtualCameraSink
+from vcam.pipeline.sources import ImageSource
 
 FPS = 15.0
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vcam import effects
+from vcam.evaluation.metrics import coverage
 from vcam.frames import Face, clip_box, expand_box
-from vcam.metrics import coverage
+from vcam.pipeline import effects
 
 SHAPE = (480, 640, 3)
 FRAME = (SHAPE[1], SHAPE[0])

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 from conftest import STILL
 
-from vcam import effects
-from vcam.anonymizer import Anonymizer
-from vcam.evaluate import image_cases
+from vcam.evaluation.evaluate import image_cases
+from vcam.evaluation.metrics import HIDDEN_SHARE, coverage, detail_correlation
 from vcam.frames import Frame
-from vcam.metrics import HIDDEN_SHARE, coverage, detail_correlation
-from vcam.sources import read_image
+from vcam.pipeline import effects
+from vcam.pipeline.anonymizer import Anonymizer
+from vcam.pipeline.sources import read_image
 
 
 @pytest.fixture(scope="module")

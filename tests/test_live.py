@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vcam import effects
-from vcam.anonymizer import Anonymizer
-from vcam.controls import LiveControls
-from vcam.evaluate import frame_boxes, video_cases
-from vcam.live import LivePipeline
-from vcam.sinks import SinkError, VirtualCameraSink
-from vcam.sources import VideoFileSource
+from vcam.evaluation.evaluate import frame_boxes, video_cases
+from vcam.pipeline import effects
+from vcam.pipeline.anonymizer import Anonymizer
+from vcam.pipeline.controls import LiveControls
+from vcam.pipeline.live import LivePipeline
+from vcam.pipeline.sinks import SinkError, VirtualCameraSink
+from vcam.pipeline.sources import VideoFileSource
 
 
 def test_live_file_source_to_virtual_camera(sample_path, recording_backend):

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from test_video_and_cli import run_cli
 
-from vcam.evaluate import image_cases
-from vcam.metrics import (
+from vcam.evaluation.evaluate import image_cases
+from vcam.evaluation.metrics import (
     ImageDetections,
     average_precision,
     bucket,

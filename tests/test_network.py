@@ -189,7 +189,8 @@ def test_the_sandbox_refuses_mediapipes_uploader(strace, sample_path, tmp_path):
 
 def test_vcam_never_imports_mediapipe(sample_path, tmp_path):
     code = (
-        "import sys; from vcam.cli import main; import vcam.evaluate, vcam.methods, vcam.service; "
+        "import sys; from vcam.app.cli import main; "
+        "import vcam.evaluation.evaluate, vcam.evaluation.methods, vcam.app.service; "
         f"rc = main(['anonymize', {str(sample_path / IMAGE)!r}, '-o', {str(tmp_path / 'o.png')!r}]); "
         "print(rc, 'mediapipe' in sys.modules)"
     )
@@ -199,7 +200,7 @@ def test_vcam_never_imports_mediapipe(sample_path, tmp_path):
 
 QUIET = r"""
 import os, sys, threading, time
-from vcam.detect import BlazeFaceDetector, quiet_native_stderr
+from vcam.detection.detect import BlazeFaceDetector, quiet_native_stderr
 with quiet_native_stderr():
     t = threading.Thread(target=lambda: print("other thread line", file=sys.stderr, flush=True))
     t.start(); t.join()

@@ -31,7 +31,7 @@ def hook(event, args):
         if writing:
             events.append(["write", str(path)])
 sys.addaudithook(hook)
-from vcam.cli import main
+from vcam.app.cli import main
 code = main(sys.argv[1:], sandbox=True)
 sys.__stdout__.write("AUDIT" + json.dumps(events) + "\n")
 sys.exit(code)

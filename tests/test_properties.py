@@ -11,9 +11,9 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vcam import effects
+from vcam.detection.track import Tracker, TrackerSettings
 from vcam.frames import Face, clip_box, expand_box, to_bgr
-from vcam.track import Tracker, TrackerSettings
+from vcam.pipeline import effects
 
 coordinate = st.one_of(
     st.floats(-200, 400, allow_nan=False),

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from vcam import setup
-from vcam.sinks import CARD_LABEL
+from vcam.app import setup
+from vcam.pipeline.sinks import CARD_LABEL
 
 DEVICE = "/dev/video9"
 
@@ -118,7 +118,7 @@ def test_failed_root_steps_stop_before_anything_else(tmp_path):
 @pytest.mark.skipif(sys.platform != "linux", reason="no_new_privs is Linux")
 def test_setup_is_not_sandboxed_so_pkexec_and_sudo_can_become_root(tmp_path):
     code = (
-        "import sys; from vcam import cli; sys.argv = ['vcam', 'setup', '--dry-run']; cli.entry(); "
+        "import sys; from vcam.app import cli; sys.argv = ['vcam', 'setup', '--dry-run']; cli.entry(); "
         "print([l for l in open('/proc/self/status') if l.startswith('NoNewPrivs')][0])"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path)}

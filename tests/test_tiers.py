@@ -10,12 +10,12 @@ import cv2
 import numpy as np
 from conftest import STILL, sample_boxes
 
-from vcam import effects
-from vcam.anonymizer import STATUS_SLOW, Anonymizer, AnonymizerSettings
+from vcam.detection.scan import ScanResult, ScanSettings
+from vcam.evaluation.metrics import detail_correlation
 from vcam.frames import Frame
-from vcam.metrics import detail_correlation
-from vcam.scan import ScanResult, ScanSettings
-from vcam.sources import read_image
+from vcam.pipeline import effects
+from vcam.pipeline.anonymizer import STATUS_SLOW, Anonymizer, AnonymizerSettings
+from vcam.pipeline.sources import read_image
 
 EFFECT = effects.EffectSettings()
 BUDGET = 1 / 30

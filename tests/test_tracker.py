@@ -2,8 +2,8 @@
 
 from dataclasses import replace
 
+from vcam.detection.track import Tracker, TrackerSettings
 from vcam.frames import Face
-from vcam.track import Tracker, TrackerSettings
 
 
 def test_hold_then_release():
@@ -32,7 +32,7 @@ def test_redetected_face_keeps_its_track():
 
 
 def test_the_status_line_counts_people_not_boxes():
-    from vcam.track import count_people
+    from vcam.detection.track import count_people
 
     head = Face((100, 100, 80, 80), 0.9)
     twin = Face((110, 95, 70, 85), 0.5)  # the same head seen by another pass, or held by the tracker

@@ -7,11 +7,11 @@ import time
 import pytest
 from test_control import faces_hidden, make_service, newest_after
 
-from vcam import config
-from vcam.autostart import Autostart
-from vcam.controls import ControlState
-from vcam.icons import icon_image
-from vcam.live import ANONYMIZING, CURTAIN, NO_CAMERA, PAUSED
+from vcam.app import config
+from vcam.app.autostart import Autostart
+from vcam.app.icons import icon_image
+from vcam.pipeline.controls import ControlState
+from vcam.pipeline.live import ANONYMIZING, CURTAIN, NO_CAMERA, PAUSED
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def submenu(menu, text):
 def test_menu_items_drive_the_running_camera_and_the_config(
     sample_path, tmp_path, recording_backend, pystray, monkeypatch
 ):
-    from vcam.tray import TrayMenu
+    from vcam.app.tray import TrayMenu
 
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.delenv("XDG_CONFIG_HOME", raising=False)
@@ -91,7 +91,7 @@ def test_menu_items_drive_the_running_camera_and_the_config(
 
 
 def test_bad_config_file_is_kept_and_the_change_still_applies(sample_path, tmp_path, recording_backend, pystray):
-    from vcam.tray import TrayMenu
+    from vcam.app.tray import TrayMenu
 
     bad = 'style = "invisible"\nintensity = 70\n'
     (tmp_path / "config.toml").write_text(bad)
@@ -105,7 +105,7 @@ def test_bad_config_file_is_kept_and_the_change_still_applies(sample_path, tmp_p
 
 
 def test_no_menu_backend_toggles_on_click(sample_path, tmp_path, recording_backend, pystray):
-    from vcam.tray import TrayMenu
+    from vcam.app.tray import TrayMenu
 
     service, _ = make_service(sample_path, tmp_path, ControlState(camera="/dev/video7"))
     menu = TrayMenu(pystray, service, Autostart(platform="linux", home=tmp_path), on_quit=lambda: None, has_menu=False)

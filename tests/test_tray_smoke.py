@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, STILL
 
-from vcam import config
+from vcam.app import config
 
 TOOLS = ("Xvfb", "trayer", "xdotool", "xwininfo", "dbus-run-session")
 

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 
+from vcam.detection.scan import Scanner, ScanSettings
 from vcam.frames import Face
-from vcam.scan import Scanner, ScanSettings
 
 USER = Face((600, 100, 100, 100), 0.95)
 TORSO = Face((580, 260, 140, 140), 0.55)

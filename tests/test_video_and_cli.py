@@ -12,12 +12,12 @@ import numpy as np
 import pytest
 from conftest import CLIP, ROOT, STILL
 
-from vcam import effects
-from vcam.anonymizer import AnonymizerSettings
-from vcam.cli import anonymizer_settings, main
-from vcam.config import Config
-from vcam.evaluate import eval_videos, video_cases
-from vcam.methods import OursMethod
+from vcam.app.cli import anonymizer_settings, main
+from vcam.app.config import Config
+from vcam.evaluation.evaluate import eval_videos, video_cases
+from vcam.evaluation.methods import OursMethod
+from vcam.pipeline import effects
+from vcam.pipeline.anonymizer import AnonymizerSettings
 
 
 def probe(path):
@@ -141,7 +141,7 @@ def test_bad_cli_values_and_missing_devices(args, needle):
 
 
 def test_demo_without_devices_writes_a_file_in_the_videos_folder_and_prints_the_whole_fix(tmp_path):
-    from vcam.sinks import MODPROBE
+    from vcam.pipeline.sinks import MODPROBE
 
     home, cwd = tmp_path / "home", tmp_path / "cwd"
     home.mkdir()
@@ -173,7 +173,7 @@ def test_bad_config_key_reported_defaults_used_file_kept(tmp_path):
     cfg = tmp_path / "config.toml"
     text = 'style = "sparkle"\nintensity = 40\nbogus = 1\n'
     cfg.write_text(text)
-    from vcam.config import load
+    from vcam.app.config import load
 
     config, warnings = load(cfg)
     assert config.style == "blur" and config.intensity == 40
@@ -185,7 +185,7 @@ def test_settings_defaults_are_the_evaluated_ones():
     """The shipped defaults are the ones docs/EVALUATION.md says the measurements chose ("Shipped defaults:")."""
     import re
 
-    from vcam.scan import ScanSettings
+    from vcam.detection.scan import ScanSettings
 
     doc = (ROOT / "docs" / "EVALUATION.md").read_text()
     line = next(line for line in doc.splitlines() if line.startswith("Shipped defaults:"))

@@ -1,5 +1,5 @@
 """`python -m vcam` is the same as `vcam`."""
 
-from vcam.cli import entry
+from vcam.app.cli import entry
 
 raise SystemExit(entry())

@@ -14,7 +14,7 @@ machine, and the program is fourteen instructions. It also refuses ``io_uring_se
 create sockets without the socket syscall) and, on x86_64, x32-ABI syscalls (another syscall table
 with the same architecture tag). Supported: x86_64 and aarch64; elsewhere `install()` reports why
 it is inactive and changes nothing. macOS and Windows have no equivalent: there the runtime that
-contains no uploader (`vcam.detect`) is the guarantee.
+contains no uploader (`vcam.detection.detect`) is the guarantee.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 A detector looks at one region of an image and returns `Face`s in frame
 pixels. Which regions to look at in a frame (whole frame, tiles, crops around
-known faces) is decided by `vcam.scan`, not here.
+known faces) is decided by `vcam.detection.scan`, not here.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from typing import Literal, Protocol
 import cv2
 import numpy as np
 
-from vcam import assets, blazeface
+from vcam import assets
+from vcam.detection import blazeface
 from vcam.frames import Face, intersection, union_box
 
 Region = tuple[int, int, int, int]
@@ -116,7 +117,7 @@ class BlazeFaceOptions:
 class BlazeFaceDetector:
     """BlazeFace short range (`near`, 128 px input) or full range (`far`, 192 px input).
 
-    MediaPipe's models with MediaPipe's own pre- and post-processing (`vcam.blazeface`), executed by
+    MediaPipe's models with MediaPipe's own pre- and post-processing (`vcam.detection.blazeface`), executed by
     LiteRT's interpreter (`ai-edge-litert`) instead of mediapipe: mediapipe 1.x's native library
     carries a telemetry uploader (google-ai-edge/mediapipe#6291) that tries to reach the network on
     every run, LiteRT's interpreter makes no network call (checked with strace in

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vcam import assets, sandbox
-from vcam.preview import display_available
-from vcam.sinks import CARD_LABEL, MODPROBE, PERMANENT, find_labelled_device
+from vcam.app.preview import display_available
+from vcam.pipeline.sinks import CARD_LABEL, MODPROBE, PERMANENT, find_labelled_device
 
 
 @dataclass(frozen=True)

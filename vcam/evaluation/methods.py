@@ -14,9 +14,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vcam import effects
-from vcam.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.frames import Face, Frame
+from vcam.pipeline import effects
+from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Literal
 
 import numpy as np
 
-from vcam.detect import (
+from vcam.detection.detect import (
     BlazeFaceDetector,
     BlazeFaceOptions,
     CenterFaceDetector,

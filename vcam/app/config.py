@@ -15,7 +15,7 @@ from pathlib import Path
 import platformdirs
 import tomlkit
 
-from vcam.controls import validate as validate_control
+from vcam.pipeline.controls import validate as validate_control
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,12 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from vcam import effects, native_memory
-from vcam.curtain import curtain
+from vcam import native_memory
+from vcam.detection.scan import Scanner, ScanSettings, Tier
+from vcam.detection.track import Tracker, TrackerSettings
 from vcam.frames import Face, Frame
-from vcam.scan import Scanner, ScanSettings, Tier
-from vcam.track import Tracker, TrackerSettings
+from vcam.pipeline import effects
+from vcam.pipeline.curtain import curtain
 
 STATUS_STARTING = "Privacy curtain: starting face detection"
 STATUS_ERROR = "Privacy curtain: face detection failed, restarting"

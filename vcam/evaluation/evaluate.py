@@ -4,7 +4,7 @@ A ground-truth face counts as hidden when at least 90% of its box lies in the ar
 replaced: the privacy metric (a detection that hides only the middle of a face still leaks it).
 Detection AP at IoU 0.5 stands beside it for comparison with published detectors.
 
-Run: ``vcam eval --eval-dir ../shared/eval [--plots docs/plots]`` (or ``python -m vcam.evaluate``).
+Run: ``vcam eval --eval-dir ../shared/eval [--plots docs/plots]`` (or ``python -m vcam.evaluation.evaluate``).
 """
 
 from __future__ import annotations
@@ -19,11 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from vcam import effects
-from vcam.anonymizer import AnonymizerSettings
-from vcam.frames import Frame
-from vcam.methods import DefaceMethod, HaarMethod, Method, OursMethod, Unavailable
-from vcam.metrics import (
+from vcam.detection.scan import ScanSettings
+from vcam.detection.track import TrackerSettings
+from vcam.evaluation.methods import DefaceMethod, HaarMethod, Method, OursMethod, Unavailable
+from vcam.evaluation.metrics import (
     BUCKET_NAMES,
     FALSE_HIDE_FRAME,
     HIDDEN_SHARE,
@@ -39,9 +38,10 @@ from vcam.metrics import (
     over_hiding,
     precision_recall,
 )
-from vcam.scan import ScanSettings
-from vcam.sources import VideoFileSource, read_image
-from vcam.track import TrackerSettings
+from vcam.frames import Frame
+from vcam.pipeline import effects
+from vcam.pipeline.anonymizer import AnonymizerSettings
+from vcam.pipeline.sources import VideoFileSource, read_image
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from vcam.sources import opencv_can_take
+from vcam.pipeline.sources import opencv_can_take
 
 CARD_LABEL = "Face Anonymizer Camera"
 MODPROBE = f'sudo modprobe v4l2loopback devices=1 exclusive_caps=1 card_label="{CARD_LABEL}"'
@@ -135,10 +135,10 @@ class VirtualCameraSink:
 
 
 class WindowSink:
-    """A window showing the output (in a child process, see `vcam.preview`). SinkError where there is no display."""
+    """A window showing the output (in a child process, see `vcam.app.preview`). SinkError where there is no display."""
 
     def __init__(self, title: str = "Face Anonymizer Camera (output)") -> None:
-        from vcam.preview import PreviewWindow, display_available
+        from vcam.app.preview import PreviewWindow, display_available
 
         if not display_available():
             raise SinkError("no display for a preview window (DISPLAY is not set); use --output FILE or --output null")

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from vcam.anonymizer import Anonymizer
-from vcam.controls import LiveControls
-from vcam.curtain import curtain
+from vcam.detection.track import count_people
 from vcam.frames import Frame
-from vcam.sinks import Sink, SinkError
-from vcam.sources import Source, SourceError
-from vcam.track import count_people
+from vcam.pipeline.anonymizer import Anonymizer
+from vcam.pipeline.controls import LiveControls
+from vcam.pipeline.curtain import curtain
+from vcam.pipeline.sinks import Sink, SinkError
+from vcam.pipeline.sources import Source, SourceError
 
 STATUS_NO_CAMERA = "Privacy curtain: camera disconnected, reconnecting"
 

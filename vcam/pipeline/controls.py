@@ -10,8 +10,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields, replace
 
-from vcam.effects import STYLES, EffectSettings
-from vcam.scan import RANGES
+from vcam.detection.scan import RANGES
+from vcam.pipeline.effects import STYLES, EffectSettings
 
 
 @dataclass(frozen=True, slots=True)

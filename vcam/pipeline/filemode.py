@@ -16,11 +16,11 @@ from pathlib import Path
 
 import cv2
 
-from vcam import effects
-from vcam.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.frames import Frame
-from vcam.sinks import SinkError, VideoFileSink
-from vcam.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES, SourceError, VideoFileSource, read_image
+from vcam.pipeline import effects
+from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.pipeline.sinks import SinkError, VideoFileSink
+from vcam.pipeline.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES, SourceError, VideoFileSource, read_image
 
 
 @dataclass(frozen=True)

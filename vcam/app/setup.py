@@ -19,8 +19,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from vcam import autostart
-from vcam.sinks import CARD_LABEL, find_labelled_device
+from vcam.app import autostart
+from vcam.pipeline.sinks import CARD_LABEL, find_labelled_device
 
 OPTIONS = f'devices=1 exclusive_caps=1 card_label="{CARD_LABEL}"'
 MODPROBE_CONF = Path("/etc/modprobe.d/v4l2loopback.conf")
@@ -166,8 +166,8 @@ def run_setup(
 
 
 def _write_launcher(system: System, command: Sequence[str]) -> None:
-    from vcam.icons import icon_image
-    from vcam.live import ANONYMIZING
+    from vcam.app.icons import icon_image
+    from vcam.pipeline.live import ANONYMIZING
 
     icon = icon_file(system)
     icon.parent.mkdir(parents=True, exist_ok=True)

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from vcam import config
-from vcam.anonymizer import Anonymizer, AnonymizerSettings
-from vcam.controls import ControlState, LiveControls
-from vcam.live import ANONYMIZING, PAUSED, LivePipeline, Stats
-from vcam.preview import PreviewWindow
-from vcam.sinks import Sink
-from vcam.sources import Source, open_source
+from vcam.app import config
+from vcam.app.preview import PreviewWindow
+from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.pipeline.controls import ControlState, LiveControls
+from vcam.pipeline.live import ANONYMIZING, PAUSED, LivePipeline, Stats
+from vcam.pipeline.sinks import Sink
+from vcam.pipeline.sources import Source, open_source
 
 # Settings the tray and `vcam ctl set` may change; `enabled` is never saved: the camera always starts anonymizing.
 SAVED_CONTROLS = ("style", "intensity", "detection_range", "camera", "margin")

@@ -17,11 +17,11 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from vcam.autostart import Autostart
-from vcam.icons import icon_image
-from vcam.preview import display_available
-from vcam.service import CameraService
-from vcam.sources import list_cameras
+from vcam.app.autostart import Autostart
+from vcam.app.icons import icon_image
+from vcam.app.preview import display_available
+from vcam.app.service import CameraService
+from vcam.pipeline.sources import list_cameras
 
 INTENSITIES = (("Low", 40), ("Medium", 70), ("High", 85), ("Maximum", 100))
 STYLES = (("Blur", "blur"), ("Pixelate", "pixelate"), ("Solid", "solid"), ("Mask", "mask"))

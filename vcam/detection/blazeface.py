@@ -8,7 +8,7 @@ options of MediaPipe's own graph files
 (``mediapipe/modules/face_detection/face_detection_{short,full}_range.pbtxt``,
 ``face_detection.pbtxt`` for the shared defaults), so the runtime that executes
 the model can be chosen for privacy: mediapipe 1.x's native library carries a
-telemetry uploader, LiteRT's interpreter does not (see `vcam.detect`).
+telemetry uploader, LiteRT's interpreter does not (see `vcam.detection.detect`).
 
 Everything here is pure: arrays in, arrays out. The equivalence with the
 mediapipe Tasks path (same faces, IoU >= 0.9, score within 0.02) is tested in

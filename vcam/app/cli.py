@@ -14,14 +14,16 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
-from vcam import assets, config, control, effects, native_memory
+from vcam import assets, native_memory
 from vcam import sandbox as vcam_sandbox
-from vcam.anonymizer import AnonymizerSettings
-from vcam.controls import ControlState, LiveControls
-from vcam.scan import RANGES, ScanSettings
-from vcam.sinks import SinkError, VideoFileSink
-from vcam.sources import SourceError
-from vcam.track import TrackerSettings
+from vcam.app import config, control
+from vcam.detection.scan import RANGES, ScanSettings
+from vcam.detection.track import TrackerSettings
+from vcam.pipeline import effects
+from vcam.pipeline.anonymizer import AnonymizerSettings
+from vcam.pipeline.controls import ControlState, LiveControls
+from vcam.pipeline.sinks import SinkError, VideoFileSink
+from vcam.pipeline.sources import SourceError
 
 
 class CliError(Exception):
@@ -191,9 +193,9 @@ def cmd_run(cfg: config.Config, args: argparse.Namespace) -> int:
 
 def _run_locked(cfg: config.Config, args: argparse.Namespace, endpoint: control.Endpoint) -> int:
     """The camera itself, once this process holds the instance lock."""
-    from vcam.service import CameraService, SourceSpec
-    from vcam.sinks import open_output
-    from vcam.sources import open_source
+    from vcam.app.service import CameraService, SourceSpec
+    from vcam.pipeline.sinks import open_output
+    from vcam.pipeline.sources import open_source
 
     tray = None if args.no_tray else _try_tray()
     file = assets.assets_dir() / assets.DEMO_CLIP if args.demo else args.input
@@ -253,8 +255,8 @@ def _run_locked(cfg: config.Config, args: argparse.Namespace, endpoint: control.
     service.start()
     try:
         if tray is not None:
-            from vcam.autostart import Autostart
-            from vcam.tray import TrayApp
+            from vcam.app.autostart import Autostart
+            from vcam.app.tray import TrayApp
 
             TrayApp(tray, service, Autostart(), camera_menu=file is None).run()
         else:
@@ -271,7 +273,7 @@ def _run_locked(cfg: config.Config, args: argparse.Namespace, endpoint: control.
 
 
 def _try_tray():
-    from vcam.tray import TrayUnavailable, load_pystray
+    from vcam.app.tray import TrayUnavailable, load_pystray
 
     try:
         return load_pystray()
@@ -302,7 +304,7 @@ def cmd_ctl(args: argparse.Namespace) -> int:
 
 
 def cmd_autostart(args: argparse.Namespace) -> int:
-    from vcam.autostart import Autostart
+    from vcam.app.autostart import Autostart
 
     auto = Autostart()
     if args.action == "enable":
@@ -315,7 +317,7 @@ def cmd_autostart(args: argparse.Namespace) -> int:
 
 
 def cmd_anonymize(cfg: config.Config, args: argparse.Namespace) -> int:
-    from vcam.filemode import anonymize_files
+    from vcam.pipeline.filemode import anonymize_files
 
     results = anonymize_files(
         args.inputs,
@@ -357,7 +359,7 @@ def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
     sandboxed = _enter_sandbox() if sandbox and argv[:1] != ["setup"] else None
     if argv[:1] == ["eval"]:
         # `vcam eval` has its own options (argparse's REMAINDER cannot pass options through a subparser).
-        from vcam.evaluate import main as eval_main
+        from vcam.evaluation.evaluate import main as eval_main
 
         return eval_main(argv[1:])
     parser = build_parser()
@@ -365,7 +367,7 @@ def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
     if args.command is None:
         args = parser.parse_args(["run", *argv])
     if args.command == "doctor":
-        from vcam.doctor import main as doctor_main
+        from vcam.app.doctor import main as doctor_main
 
         return doctor_main(sandboxed)
     try:
@@ -374,7 +376,7 @@ def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
         if args.command == "autostart":
             return cmd_autostart(args)
         if args.command == "setup":
-            from vcam.setup import run_setup
+            from vcam.app.setup import run_setup
 
             return run_setup(dry_run=args.dry_run, assume_yes=args.yes)
     except (CliError, control.ControlError, OSError) as exc:

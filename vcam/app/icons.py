@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PIL import Image, ImageDraw
 
-from vcam.live import ANONYMIZING, CURTAIN, NO_CAMERA, PAUSED, STARTING
+from vcam.pipeline.live import ANONYMIZING, CURTAIN, NO_CAMERA, PAUSED, STARTING
 
 SIZE = 64
 _COLOURS = {

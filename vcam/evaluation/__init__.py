@@ -1,0 +1,1 @@
+"""`vcam eval`: the measures, the compared methods and the report."""
