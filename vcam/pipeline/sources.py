@@ -162,6 +162,18 @@ class VideoFileSource:
         self._index += 1
         return frame
 
+    def seek(self, index: int) -> None:
+        """Continue at frame `index`. OpenCV's FFmpeg backend seeks to the keyframe before it and decodes
+        forward, so the frames match a straight read for constant-frame-rate files; `vcam anonymize`
+        still compares a thumbnail of every frame at its chunks' seams (vcam.pipeline.chunks)."""
+        self._pending = None
+        if index and not self._cap.set(cv2.CAP_PROP_POS_FRAMES, index):
+            raise SourceError(f"{self.path}: cannot seek to frame {index}")
+        if not index:
+            self._cap.release()
+            self._cap = self._open()
+        self._index = index
+
     def close(self) -> None:
         self._cap.release()
 
