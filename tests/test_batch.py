@@ -175,3 +175,21 @@ def test_ctrl_c_keeps_finished_outputs_and_leaves_no_partial_one(tmp_path, sampl
     assert rc.returncode == 0, rc.stderr
     assert len(list(out.glob("*_anonymized.mp4"))) == 6
     assert rc.stderr.count("skipped (--resume)") == len(finished)
+
+
+def test_output_names_are_checked_before_any_work(tmp_path, sample_path, capsys):
+    clip = str(sample_path / CLIP)
+    assert main(["anonymize", clip, "-o", str(tmp_path / "noext")]) == 1
+    assert "no extension" in capsys.readouterr().err
+    assert main(["anonymize", clip, "-o", str(tmp_path / "new") + os.sep]) == 0, "a trailing / asks for a folder"
+    assert (tmp_path / "new" / "intel-sv__eat_anonymized.mp4").is_file()
+    assert main(["anonymize"]) == 2 and "at least one" in capsys.readouterr().err
+
+
+def test_ray_address_or_input(tmp_path):
+    from vcam.app.cli import _is_ray_address
+
+    assert _is_ray_address("auto") and _is_ray_address("10.0.0.5:6379") and _is_ray_address("ray://head:10001")
+    folder = tmp_path / "a:b"
+    folder.mkdir()
+    assert not _is_ray_address(str(tmp_path)) and not _is_ray_address(str(folder)), "`--ray FOLDER` is an input"

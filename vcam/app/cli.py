@@ -95,12 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_anonymizing_options(run)
 
     anon = sub.add_parser("anonymize", help="anonymize image and video files or folders")
-    anon.add_argument("inputs", nargs="+", type=Path)
+    anon.add_argument("inputs", nargs="*", type=Path, help="image and video files, folders (searched recursively)")
     anon.add_argument(
         "-o",
         "--output",
-        type=Path,
-        help="output file, or folder for several inputs (default: NAME_anonymized.EXT beside each input)",
+        help="output file, or folder (a trailing / or several inputs; the input tree is mirrored) "
+        "(default: NAME_anonymized.EXT beside each input)",
     )
     anon.add_argument("--keep-audio", action="store_true", help="copy the audio track (needs ffmpeg / vcam[audio])")
     anon.add_argument(
@@ -336,13 +336,25 @@ def cmd_autostart(args: argparse.Namespace) -> int:
 def cmd_anonymize(cfg: config.Config, args: argparse.Namespace) -> int:
     from vcam.pipeline.batch import BatchOptions, anonymize_batch
 
+    inputs, ray = list(args.inputs), args.ray
+    if ray and not _is_ray_address(ray):
+        inputs.insert(0, Path(ray))  # `--ray FOLDER ...`: the optional address swallowed the first input
+        ray = ""
+    if not inputs:
+        raise CliError("anonymize: give at least one image, video or folder")
+    output = Path(args.output) if args.output else None
+    if output is not None and args.output.endswith(("/", os.sep)):
+        try:
+            output.mkdir(parents=True, exist_ok=True)  # a trailing slash asks for a folder
+        except OSError as exc:
+            raise CliError(f"{output}: cannot create the folder ({exc.strerror})") from exc
     options = BatchOptions(
-        workers=args.workers, resume=args.resume, report=args.report, keep_audio=args.keep_audio, ray=args.ray
+        workers=args.workers, resume=args.resume, report=args.report, keep_audio=args.keep_audio, ray=ray
     )
     try:
         outcome = anonymize_batch(
-            args.inputs,
-            args.output,
+            inputs,
+            output,
             anonymizer_settings(cfg, live=False),
             _effect(cfg),
             options,
@@ -372,6 +384,11 @@ def _enter_sandbox() -> vcam_sandbox.SandboxStatus:
     if not status.active and vcam_sandbox.unsupported() is None:
         print(f"warning: network sandbox not active: {status.detail}", file=sys.stderr)
     return status
+
+
+def _is_ray_address(value: str) -> bool:
+    """`auto`, `HOST:PORT` or `ray://HOST:PORT`, and not a file or folder that happens to look like one."""
+    return (value == "auto" or ":" in value) and not Path(value).exists()
 
 
 def _wants_ray(argv: list[str]) -> bool:

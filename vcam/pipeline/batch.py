@@ -107,6 +107,18 @@ class _Progress:
             sys.stderr.write("\n")
 
 
+def output_problem(source: Path, out: Path) -> str | None:
+    """What is wrong with an output name, found before any work is spent on the file."""
+    if out.is_dir():
+        return f"{out}: is a folder; name a file, or give several inputs to fill a folder"
+    if source.suffix.lower() in IMAGE_SUFFIXES:
+        if not cv2.haveImageWriter(str(out)):
+            return f"{out}: cannot write an image with this extension (try .png or .jpg, or end a folder with /)"
+    elif not out.suffix:
+        return f"{out}: no extension; name a video (.mp4, .avi) or a folder (end it with /)"
+    return None
+
+
 def make_runner(options: BatchOptions, tasks: int) -> Runner:
     """Ray if asked; else this process for a single task or worker, a local pool otherwise."""
     if options.ray is not None:
@@ -135,7 +147,11 @@ def anonymize_batch(
     items: list[_Item] = []
     for path, root in files:
         out = output_for(path, output, many, root)
-        if options.resume and out.is_file():
+        problem = output_problem(path, out)
+        if problem:
+            results.append(FileResult(path, None, 0, 0, problem))
+            say(f"error: {problem}")
+        elif options.resume and out.is_file():
             results.append(FileResult(path, out, 0, 0, skipped=True))
             say(f"{path} -> {out}: already complete, skipped (--resume)")
         elif path.suffix.lower() in IMAGE_SUFFIXES:
@@ -244,6 +260,10 @@ class _Batch:
     def _drain(self, item: _Item) -> None:
         """After a failure, collect (and drop) this file's remaining tasks so the window stays right."""
         while item.futures:
+            if item.futures[0].cancel():  # not started yet: no need to wait for it
+                item.futures.popleft()
+                self._in_flight -= 1
+                continue
             try:
                 self._take(item)
             except Exception:
