@@ -193,3 +193,27 @@ def test_ray_address_or_input(tmp_path):
     folder = tmp_path / "a:b"
     folder.mkdir()
     assert not _is_ray_address(str(tmp_path)) and not _is_ray_address(str(folder)), "`--ray FOLDER` is an input"
+
+
+def test_a_sweep_find_is_hidden_on_the_frames_before_it():
+    """Files look back: a face only the sweep saw at t=0.3 s was there on the frames since the last sweep."""
+    from vcam.frames import Face
+    from vcam.pipeline.chunks import FrameResult
+    from vcam.pipeline.workers import fill_back
+
+    seen = Face((100.0, 100.0, 40.0, 40.0), 0.9)
+    small = Face((300.0, 50.0, 12.0, 12.0), 0.5)
+    doubt = Face((500.0, 300.0, 60.0, 60.0), 0.3, unverified=True)
+    pending = [
+        (0.1, FrameResult([seen], None, 1)),
+        (0.2, FrameResult([seen], None, 2)),
+        (0.25, FrameResult([], "c", 3)),
+    ]
+    fill_back(pending, [seen, small, doubt], 0.3, growth_per_s=1.0)
+    first, second, curtained = (result for _, result in pending)
+    assert [f.box for f in first.faces[:1]] == [seen.box] and len(first.faces) == 2, "the small face added once"
+    added = first.faces[1].box
+    assert abs(added[2] - 12 * 1.2) < 1e-6, "grown 1.2x (0.2 s back)"
+    assert abs((added[0] + added[2] / 2) - 306) < 1e-6, "about its centre"
+    assert abs(second.faces[1].box[2] - 12 * 1.1) < 1e-6
+    assert curtained.faces == [] and curtained.curtain == "c" and first.checksum == 1

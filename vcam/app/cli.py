@@ -20,7 +20,7 @@ from vcam.app import config, control
 from vcam.detection.scan import RANGES, ScanSettings
 from vcam.detection.track import TrackerSettings
 from vcam.pipeline import effects
-from vcam.pipeline.anonymizer import AnonymizerSettings
+from vcam.pipeline.anonymizer import FILE_SWEEP_S, AnonymizerSettings
 from vcam.pipeline.controls import ControlState, LiveControls
 from vcam.pipeline.sinks import SinkError, VideoFileSink
 from vcam.pipeline.sources import SourceError
@@ -172,6 +172,7 @@ def anonymizer_settings(cfg: config.Config, *, live: bool) -> AnonymizerSettings
         # Files have no deadline: scanning every tile of an 8000x8000 photo takes ~10 s, which is no hang.
         hang_after_s=3.0 if live else 600.0,
         two_tiers=live,
+        file_sweep_s=0.0 if live else FILE_SWEEP_S,
     )
 
 

@@ -21,7 +21,7 @@ import numpy as np
 
 from vcam.detection.scan import ScanSettings
 from vcam.detection.track import TrackerSettings
-from vcam.evaluation.methods import DefaceMethod, HaarMethod, Method, OursMethod, Unavailable
+from vcam.evaluation.methods import ChunkMethod, DefaceMethod, HaarMethod, Method, OursMethod, Unavailable
 from vcam.evaluation.metrics import (
     BUCKET_NAMES,
     FALSE_HIDE_FRAME,
@@ -40,7 +40,7 @@ from vcam.evaluation.metrics import (
 )
 from vcam.frames import Frame
 from vcam.pipeline import effects
-from vcam.pipeline.anonymizer import AnonymizerSettings
+from vcam.pipeline.anonymizer import FILE_SWEEP_S, AnonymizerSettings
 from vcam.pipeline.sources import VideoFileSource, read_image
 
 
@@ -175,6 +175,9 @@ def eval_videos(cases, method: Method, on_frame: Callable[[str, int, int], None]
         timeline: list[int] = []
         source = VideoFileSource(path)
         method.reset()
+        prepare = getattr(method, "prepare", None)
+        if prepare is not None:  # methods that decide a whole clip at once, as `vcam anonymize`'s workers
+            prepare(path)
         index = 0
         while (frame := source.read()) is not None:
             # Timestamps follow the clip's own clock, so hold times mean the same as live.
@@ -221,7 +224,13 @@ SCANS: dict[str, ScanSettings] = {
     "default no-tracker": ScanSettings(centerface_width=0),
 }
 PEERS = ("haar", "deface", "deface 640x360")
-CONFIGS = (*SCANS, *PEERS)
+CONFIGS = (*SCANS, "files", *PEERS)
+
+
+def _files_config(name: str) -> bool:
+    """ "files" (`vcam anonymize`'s video path as shipped) or "files S" (a sweep every S seconds)."""
+    head, _, every = name.partition(" ")
+    return head == "files" and (not every or every.replace(".", "", 1).isdigit())
 
 
 def make_method(name: str, effect: effects.EffectSettings, *, hold_s: float, **scan_changes: object) -> Method:
@@ -233,6 +242,14 @@ def make_method(name: str, effect: effects.EffectSettings, *, hold_s: float, **s
         return HaarMethod(effect)
     if name.startswith("deface"):
         return DefaceMethod(None if name == "deface" else (640, 360))
+    if _files_config(name):
+        # `vcam anonymize`'s video path: "files" as shipped, "files 0.2" with a sweep every 0.2 s.
+        every = float(name.split()[1]) if " " in name else FILE_SWEEP_S
+        scan = replace(SCANS["default"], **{k: v for k, v in scan_changes.items() if v is not None})
+        settings = AnonymizerSettings(
+            scan=scan, tracker=TrackerSettings(hold_s=hold_s), hang_after_s=600.0, file_sweep_s=every
+        )
+        return ChunkMethod(name, settings, effect)
     scan = replace(SCANS[name], **{k: v for k, v in scan_changes.items() if v is not None})
     tracker = TrackerSettings(hold_s=0.0 if name.endswith("no-tracker") else hold_s)
     # File mode, as `vcam anonymize`: no deadline, so no hang limit either.
@@ -398,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"vcam eval: no manifest.json in {args.eval_dir}; pass --eval-dir", file=sys.stderr)
         return 2
     names = [n.strip() for n in args.configs.split(",") if n.strip()]
-    unknown = [n for n in names if n not in CONFIGS]
+    unknown = [n for n in names if n not in CONFIGS and not _files_config(n)]
     if unknown:
         print(f"vcam eval: unknown config(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}", file=sys.stderr)
         return 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 import cv2
@@ -61,6 +62,35 @@ class OursMethod:
 
     def close(self) -> None:
         self._anonymizer.close()
+
+
+class ChunkMethod(OursMethod):
+    """`vcam anonymize`'s video path exactly: a worker's decisions for the whole clip (`detect_chunk`,
+    with the file tiers and the look back), then each frame hidden with them. Stills run as OursMethod."""
+
+    def __init__(self, name: str, settings: AnonymizerSettings, effect: effects.EffectSettings) -> None:
+        super().__init__(name, settings, effect)
+        self._settings = settings
+        self._decided: list | None = None
+
+    def prepare(self, path: Path) -> None:
+        from vcam.pipeline.chunks import Chunk
+        from vcam.pipeline.workers import detect_chunk
+
+        self._decided = detect_chunk(path, Chunk(0, None, 0), self._settings).frames
+
+    def reset(self) -> None:
+        super().reset()
+        self._decided = None
+
+    def run(self, frame: Frame) -> MethodOutput:
+        if self._decided is None:
+            return super().run(frame)
+        decided = self._decided[frame.index]
+        if decided.curtain:
+            return MethodOutput([], np.ones(frame.image.shape[:2], bool), frame.image)
+        image = effects.apply(frame.image, decided.faces, self.effect)
+        return MethodOutput(decided.faces, effects.hidden_mask(decided.faces, frame.image.shape, self.effect), image)
 
 
 class HaarMethod:

@@ -62,6 +62,11 @@ UNSWEPT_GROW = 1.5
 1.5 hid the tilted head entering the shipped still from its first frame (tests/test_tiers.py)."""
 
 
+FILE_SWEEP_S = 0.3
+"""`vcam anonymize`: every pass on one frame in 0.3 s, the fast tier between (AnonymizerSettings.file_sweep_s).
+Measured in docs/EVALUATION.md ("File tiers")."""
+
+
 @dataclass(frozen=True, slots=True)
 class AnonymizerSettings:
     scan: ScanSettings = field(default_factory=ScanSettings)
@@ -85,6 +90,10 @@ class AnonymizerSettings:
     before it; else the curtain (a person walking in is found by the fast tier, or by a sweep within this)."""
     sweep_gap_s: float = 0.15
     """Motion sweeps no closer together than this (a signer's hands move the picture all the time)."""
+    file_sweep_s: float = 0.0
+    """Files: every pass on one frame in this many seconds (and on every new scene), the fast tier on
+    the frames between; what a sweep finds is also hidden on the frames since the previous sweep (a
+    file can look back). 0: every pass on every frame."""
     sweep_motion: float = 4.0
     """Mean change of the 32x18 thumbnail since the last sweep that calls for a sweep now: webcam motion
     (a signer's hands included) stays under 2.5, a person walking through reaches 11 (CUT_THRESHOLD's
@@ -108,6 +117,7 @@ class _Job:
     thumb: np.ndarray | None = None
     new_scene: bool = False
     tier: Tier = "all"
+    keep_s: float = 0.0
 
 
 class Anonymizer:
@@ -225,7 +235,7 @@ class Anonymizer:
                 self._error = None
                 self._ready = True
                 if self._result_t is None or job.frame.t >= self._result_t:
-                    self._tracker.update(result.faces, job.frame.t)
+                    self._tracker.update(result.faces, job.frame.t, keep_s=job.keep_s)
                     self._tracker.release_unverified(result.cleared, job.frame.t)
                     self._result_t = job.frame.t
                     self._result_index = job.frame.index
@@ -333,6 +343,8 @@ class Anonymizer:
         budget_s: float | None = None,
         detection_range: str | None = None,
         render: bool = True,
+        tier: Tier | None = None,
+        keep_s: float = 0.0,
     ) -> Output:
         """Anonymize one frame.
 
@@ -342,6 +354,10 @@ class Anonymizer:
         the scanner's range from this frame on (None: keep it). Without
         `render` only the decision is made (faces, curtain) and `image` is the
         input, untouched: for a worker whose caller hides the pixels itself.
+        `tier` picks the scanner's passes for this frame without a budget (files:
+        "fast" on most frames, "all" on sweep frames; a new scene always gets
+        "all"), and `keep_s` holds what this frame's scan found at least that
+        long (a sweep's finds until the next sweep).
         """
         if not enabled:
             return Output(frame.image, [], None, 0.0, frame)
@@ -353,7 +369,10 @@ class Anonymizer:
         with self._cond:
             new_scene = scene_changed(thumb, self._last_thumb)
             self._last_thumb = thumb
-            self._job = _Job(frame, budget_s, detection_range, thumb, new_scene, "fast" if tiered else "all")
+            job_tier: Tier = "fast" if tiered else "all"
+            if tier is not None and not tiered:
+                job_tier = "all" if new_scene else tier
+            self._job = _Job(frame, budget_s, detection_range, thumb, new_scene, job_tier, keep_s)
             if tiered:
                 if new_scene:
                     self._scene += 1

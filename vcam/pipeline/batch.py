@@ -112,7 +112,9 @@ def output_problem(source: Path, out: Path) -> str | None:
     if out.is_dir():
         return f"{out}: is a folder; name a file, or give several inputs to fill a folder"
     if source.suffix.lower() in IMAGE_SUFFIXES:
-        if not cv2.haveImageWriter(str(out)):
+        # Only the extension decides, and OpenCV must never see a non-UTF-8 name (it crashes on one).
+        suffix = out.suffix if out.suffix.isascii() else ""
+        if not suffix or not cv2.haveImageWriter(f"probe{suffix}"):
             return f"{out}: cannot write an image with this extension (try .png or .jpg, or end a folder with /)"
     elif not out.suffix:
         return f"{out}: no extension; name a video (.mp4, .avi) or a folder (end it with /)"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import cv2
 
-from vcam.frames import Frame
+from vcam.frames import Box, Face, Frame, centre_inside, iou
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.chunks import Chunk, ChunkResult, FrameResult, frame_checksum
@@ -43,27 +43,77 @@ def _anonymizer(settings: AnonymizerSettings) -> Anonymizer:
 
 
 def detect_chunk(path: Path, chunk: Chunk, settings: AnonymizerSettings) -> ChunkResult:
-    """Decide what to hide on every frame of `chunk` (after `chunk.warm` frames of warm-up)."""
+    """Decide what to hide on every frame of `chunk` (after `chunk.warm` frames of warm-up).
+
+    With `settings.file_sweep_s`, every pass runs on one frame in that many seconds (and on the file's
+    last frame, and on every new scene), the fast tier on the frames between, and each sweep's finds are
+    also hidden on the frames since the previous sweep (`fill_back`).
+    """
     started = time.perf_counter()
     anonymizer = _anonymizer(settings)
     anonymizer.reset()
+    every = settings.file_sweep_s
     source = VideoFileSource(path)
+    # Sweeps fall on frames numbered from the file's start, not the chunk's, so a frame gets the same
+    # passes in any chunk as in one pass; a chunk reads past its end to the next sweep, which its last
+    # frames are filled back from (tests/test_batch.py: the cut output equals one pass).
+    period = max(1, round(every * source.fps)) if every > 0 else 1
     try:
         index = chunk.start - chunk.warm
         source.seek(index)
         frames: list[FrameResult] = []
-        while chunk.stop is None or index < chunk.stop:
-            read = source.read()
-            if read is None:
-                break
-            out = anonymizer.process(Frame(read.image, index / source.fps, index), _NO_EFFECT, render=False)
-            if index >= chunk.start:
-                frames.append(FrameResult(out.faces, out.curtain, frame_checksum(read.image)))
+        pending: list[tuple[float, FrameResult]] = []
+        read = source.read()
+        while read is not None and (chunk.stop is None or index < chunk.stop or pending):
+            following = source.read()
+            t = index / source.fps
+            sweep = index % period == 0 or following is None
+            out = anonymizer.process(
+                Frame(read.image, t, index),
+                _NO_EFFECT,
+                render=False,
+                tier="all" if sweep else "fast",
+                keep_s=every if sweep else 0.0,
+            )
+            decided = FrameResult(out.faces, out.curtain, frame_checksum(read.image))
+            if sweep:
+                fill_back(pending, out.faces, t, settings.tracker.growth_per_s)
+                frames.extend(result for _, result in pending)
+                pending.clear()
+            if index >= chunk.start and (chunk.stop is None or index < chunk.stop):
+                if sweep:
+                    frames.append(decided)
+                else:
+                    pending.append((t, decided))
             index += 1
+            read = following
+        frames.extend(result for _, result in pending)
     finally:
         source.close()
         anonymizer.reset()
     return ChunkResult(chunk, frames, time.perf_counter() - started)
+
+
+def fill_back(pending: list[tuple[float, FrameResult]], found: list[Face], t: float, growth_per_s: float) -> None:
+    """Hide what a sweep at `t` found on the earlier frames in `pending` that do not show it yet: a face the
+    fast tier cannot see (small, turned) was there before the sweep found it. Its box grows with the time
+    back, as the tracker grows a lost face's. Unverified candidates are not carried back."""
+    for i, (when, result) in enumerate(pending):
+        if result.curtain:
+            continue
+        added = [
+            face.with_box(_grown(face.box, 1.0 + growth_per_s * (t - when)))
+            for face in found
+            if not face.unverified
+            and not any(iou(face.box, have.box) >= 0.1 or centre_inside(face.box, have.box) for have in result.faces)
+        ]
+        if added:
+            pending[i] = (when, FrameResult([*result.faces, *added], None, result.checksum))
+
+
+def _grown(box: Box, scale: float) -> Box:
+    x, y, w, h = box
+    return (x + w / 2 - w * scale / 2, y + h / 2 - h * scale / 2, w * scale, h * scale)
 
 
 _NO_EFFECT = effects.EffectSettings()
