@@ -401,8 +401,13 @@ def _wants_ray(argv: list[str]) -> bool:
 
 
 def entry() -> int:
-    """The `vcam` command: `main` inside the no-network sandbox."""
-    return main(sys.argv[1:], sandbox=True)
+    """The `vcam` command: `main` inside the no-network sandbox. Ctrl-C anywhere ends with a line, not a
+    traceback (`vcam run` and the batch of `vcam anonymize` handle it themselves, and clean up)."""
+    try:
+        return main(sys.argv[1:], sandbox=True)
+    except KeyboardInterrupt:
+        print("\nvcam: interrupted", file=sys.stderr)
+        return 130
 
 
 def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
