@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from vcam.atomic_write import write_atomic
+
 APP_ID = "face-anonymizer-camera"
 LABEL = "org.vcam.face-anonymizer-camera"
 NAME = "Face Anonymizer Camera"
@@ -58,14 +60,6 @@ def launch_agent(command: list[str]) -> bytes:
 def run_value(command: list[str]) -> str:
     """The Windows Run-key command line (each argument double-quoted)."""
     return " ".join(f'"{arg}"' for arg in command)
-
-
-def write_file(path: Path, data: bytes) -> None:
-    """Write `data` to `path` through a temporary file and a rename, so a crash never leaves half an entry."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _desktop_quote(arg: str) -> str:
@@ -148,7 +142,7 @@ class Autostart:
             return self.location()
         path = Path(self.location())
         data = launch_agent(command) if self.platform == "darwin" else desktop_entry(command).encode()
-        write_file(path, data)
+        write_atomic(path, data)
         return str(path)
 
     def disable(self) -> str:

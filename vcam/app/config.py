@@ -6,8 +6,6 @@ user's file is never rewritten because of it.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -15,6 +13,7 @@ from pathlib import Path
 import platformdirs
 import tomlkit
 
+from vcam.atomic_write import write_atomic
 from vcam.pipeline.controls import validate as validate_control
 
 
@@ -123,12 +122,5 @@ def set_keys(values: dict[str, object], path: Path | None = None) -> Path:
     document = tomlkit.parse(text)
     for key, value in values.items():
         document[key] = value
-    fd, tmp = tempfile.mkstemp(prefix=".config.", suffix=".toml", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(tomlkit.dumps(document))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_atomic(path, tomlkit.dumps(document).encode("utf-8"), mode=0o600)
     return path

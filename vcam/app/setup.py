@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vcam.app import autostart
+from vcam.atomic_write import write_atomic
 from vcam.pipeline.sinks import CARD_LABEL, find_labelled_device
 
 OPTIONS = f'devices=1 exclusive_caps=1 card_label="{CARD_LABEL}"'
@@ -172,7 +173,7 @@ def _write_launcher(system: System, command: Sequence[str]) -> None:
     icon = icon_file(system)
     icon.parent.mkdir(parents=True, exist_ok=True)
     icon_image(ANONYMIZING).resize((ICON_SIZE, ICON_SIZE)).save(icon)
-    autostart.write_file(desktop_file(system), launcher_entry(command).encode())
+    write_atomic(desktop_file(system), launcher_entry(command).encode())
 
 
 def _default_runner(say: Callable[[str], None]) -> Runner | None:

@@ -22,6 +22,7 @@ from pathlib import Path
 import cv2
 
 import vcam
+from vcam.atomic_write import write_atomic
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import AnonymizerSettings
 from vcam.pipeline.chunks import Chunk, ChunkResult, ChunkSettings, frame_checksum, plan_chunks
@@ -386,8 +387,4 @@ def write_report(
             for r in outcome.files
         ],
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    write_atomic(Path(path), (json.dumps(report, indent=2, default=str) + "\n").encode())

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import cv2
 
+from vcam.atomic_write import write_atomic
 from vcam.frames import Frame
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import Anonymizer
@@ -85,16 +86,10 @@ def anonymize_image(path: Path, out: Path, anonymizer: Anonymizer, effect: effec
     ok, data = cv2.imencode(out.suffix or ".png", result.image)
     if not ok:
         raise SourceError(f"{out}: cannot encode an image with this extension")
-    tmp = out.with_name(f".{out.name}.partial")
     try:
-        data.tofile(str(tmp))
-        os.replace(tmp, out)
+        write_atomic(out, data.tobytes())
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise SourceError(f"{out}: cannot write ({exc.strerror})") from exc
-    except BaseException:  # interrupted (a stopped worker): no half file under any name
-        tmp.unlink(missing_ok=True)
-        raise
     return FileResult(path, out, 1, int(result.curtain is not None), faces=len(result.faces))
 
 
