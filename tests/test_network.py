@@ -9,6 +9,7 @@ EPERM while AF_UNIX works, in every thread and in children, and mediapipe's own 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -75,8 +76,11 @@ def test_run_creates_no_internet_socket(strace, sample_path, tmp_path):
 
 
 def test_anonymize_image_and_video_create_no_internet_socket(strace, sample_path, tmp_path):
-    trace, _ = traced(strace, tmp_path, ["anonymize", str(sample_path / IMAGE), str(sample_path / CLIP), "-o", "out"])
+    """Through two worker processes (strace -f follows them): they inherit the sandbox."""
+    args = ["anonymize", str(sample_path / IMAGE), str(sample_path / CLIP), "-o", "out", "--workers", "2"]
+    trace, _ = traced(strace, tmp_path, [*args, "--report", "report.json"])
     assert len(list((tmp_path / "out").iterdir())) == 2
+    assert json.loads((tmp_path / "report.json").read_text())["runner"] == "2 local processes"
     assert_offline(trace)
 
 
