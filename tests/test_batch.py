@@ -197,6 +197,7 @@ def test_ray_address_or_input(tmp_path):
 
 def test_a_sweep_find_is_hidden_on_the_frames_before_it():
     """Files look back: a face only the sweep saw at t=0.3 s was there on the frames since the last sweep."""
+    from vcam.detection.track import TrackerSettings
     from vcam.frames import Face
     from vcam.pipeline.chunks import FrameResult
     from vcam.pipeline.workers import fill_back
@@ -209,7 +210,7 @@ def test_a_sweep_find_is_hidden_on_the_frames_before_it():
         (0.2, FrameResult([seen], None, 2)),
         (0.25, FrameResult([], "c", 3)),
     ]
-    fill_back(pending, [seen, small, doubt], 0.3, growth_per_s=1.0)
+    fill_back(pending, [seen, small, doubt], 0.3, TrackerSettings(growth_per_s=1.0))
     first, second, curtained = (result for _, result in pending)
     assert [f.box for f in first.faces[:1]] == [seen.box] and len(first.faces) == 2, "the small face added once"
     added = first.faces[1].box

@@ -108,6 +108,12 @@ def clip_box(box: Box, width: int, height: int) -> tuple[int, int, int, int] | N
     return x0, y0, x1, y1
 
 
+def grow_box(box: Box, scale: float) -> Box:
+    """`box` scaled by `scale` about its centre (unlike `expand_box`, the same in both directions)."""
+    x, y, w, h = box
+    return (x + w / 2 - w * scale / 2, y + h / 2 - h * scale / 2, w * scale, h * scale)
+
+
 def union_box(a: Box, b: Box) -> Box:
     """The smallest box holding both."""
     x0, y0 = min(a[0], b[0]), min(a[1], b[1])

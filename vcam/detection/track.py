@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from vcam.frames import Box, Face, centre_inside, intersection, iou, union_box
+from vcam.frames import Box, Face, centre_inside, grow_box, intersection, iou, union_box
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,7 +123,7 @@ class Tracker:
             if track.sweep_box is not None and track.sweep_anchor is not None and t <= track.kept_until:
                 box = union_box(box, _carried(track.sweep_box, track.sweep_anchor, box))
             elif track.sweep_box is None and self.settings.unswept_grow != 1.0:
-                box = _grown(box, self.settings.unswept_grow)
+                box = grow_box(box, self.settings.unswept_grow)
             out.append(track.face.with_box(box))
         return out
 
@@ -172,11 +172,6 @@ def _carried(box: Box, anchor: Box, now: Box) -> Box:
     tilted head), and scaling by their ratio shrank the outline onto the smaller one."""
     (ax, ay), (nx, ny) = _centre(anchor), _centre(now)
     return (box[0] + nx - ax, box[1] + ny - ay, box[2], box[3])
-
-
-def _grown(box: Box, scale: float) -> Box:
-    x, y, w, h = box
-    return (x + w / 2 - w * scale / 2, y + h / 2 - h * scale / 2, w * scale, h * scale)
 
 
 def _centre(box: Box) -> tuple[float, float]:

@@ -8,6 +8,7 @@ cache, so a task with other settings gets a fresh one.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import signal
 import time
@@ -15,7 +16,8 @@ from pathlib import Path
 
 import cv2
 
-from vcam.frames import Box, Face, Frame, centre_inside, iou
+from vcam.detection.track import TrackerSettings
+from vcam.frames import Face, Frame, centre_inside, grow_box, iou
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.chunks import Chunk, ChunkResult, FrameResult, frame_checksum
@@ -77,7 +79,7 @@ def detect_chunk(path: Path, chunk: Chunk, settings: AnonymizerSettings) -> Chun
             )
             decided = FrameResult(out.faces, out.curtain, frame_checksum(read.image))
             if sweep:
-                fill_back(pending, out.faces, t, settings.tracker.growth_per_s)
+                fill_back(pending, out.faces, t, settings.tracker)
                 frames.extend(result for _, result in pending)
                 pending.clear()
             if index >= chunk.start and (chunk.stop is None or index < chunk.stop):
@@ -94,26 +96,25 @@ def detect_chunk(path: Path, chunk: Chunk, settings: AnonymizerSettings) -> Chun
     return ChunkResult(chunk, frames, time.perf_counter() - started)
 
 
-def fill_back(pending: list[tuple[float, FrameResult]], found: list[Face], t: float, growth_per_s: float) -> None:
+def fill_back(pending: list[tuple[float, FrameResult]], found: list[Face], t: float, tracker: TrackerSettings) -> None:
     """Hide what a sweep at `t` found on the earlier frames in `pending` that do not show it yet: a face the
-    fast tier cannot see (small, turned) was there before the sweep found it. Its box grows with the time
-    back, as the tracker grows a lost face's. Unverified candidates are not carried back."""
+    fast tier cannot see (small, turned) was there before the sweep found it. "Shows it" is the tracker's
+    own match rule; the box grows with the time back, as the tracker grows a lost face's. Unverified
+    candidates are not carried back."""
     for i, (when, result) in enumerate(pending):
         if result.curtain:
             continue
         added = [
-            face.with_box(_grown(face.box, 1.0 + growth_per_s * (t - when)))
+            face.with_box(grow_box(face.box, 1.0 + tracker.growth_per_s * (t - when)))
             for face in found
             if not face.unverified
-            and not any(iou(face.box, have.box) >= 0.1 or centre_inside(face.box, have.box) for have in result.faces)
+            and not any(
+                iou(face.box, have.box) >= tracker.match_iou or centre_inside(face.box, have.box)
+                for have in result.faces
+            )
         ]
         if added:
             pending[i] = (when, FrameResult([*result.faces, *added], None, result.checksum))
-
-
-def _grown(box: Box, scale: float) -> Box:
-    x, y, w, h = box
-    return (x + w / 2 - w * scale / 2, y + h / 2 - h * scale / 2, w * scale, h * scale)
 
 
 _NO_EFFECT = effects.EffectSettings()
@@ -123,14 +124,7 @@ _NO_EFFECT = effects.EffectSettings()
 def image_task(path: Path, out: Path, settings: AnonymizerSettings, effect: effects.EffectSettings) -> FileResult:
     started = time.perf_counter()
     result = anonymize_image(path, out, _anonymizer(settings), effect)
-    return FileResult(
-        result.source,
-        result.output,
-        result.frames,
-        result.curtain_frames,
-        faces=result.faces,
-        seconds=time.perf_counter() - started,
-    )
+    return dataclasses.replace(result, seconds=time.perf_counter() - started)
 
 
 @functools.cache
