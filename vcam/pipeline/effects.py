@@ -1,4 +1,5 @@
-"""How a face is hidden: blur, pixelate, solid fill or a softer blurred mask, all over one head shape.
+"""How a face is hidden: blur, pixelate, solid fill, a softer blurred mask or a drawn emoji face, all over
+one head shape.
 
 Every effect is a pure function of ``(image, faces, style, intensity)``: it
 writes only inside each face's head shape (an ellipse over the head, turned
@@ -20,9 +21,12 @@ import numpy as np
 
 from vcam.frames import Face, clip_box, expand_box
 
-Style = Literal["blur", "pixelate", "solid", "mask"]
-STYLES: tuple[Style, ...] = ("blur", "pixelate", "solid", "mask")
+Style = Literal["blur", "pixelate", "solid", "mask", "emoji"]
+STYLES: tuple[Style, ...] = ("blur", "pixelate", "solid", "mask", "emoji")
 SOLID_BGR = (48, 48, 48)
+EMOJI_BGR = (40, 200, 250)
+"""The emoji style's face: an opaque yellow like solid's grey, with eyes and a smile drawn over it."""
+EMOJI_INK = (30, 40, 60)
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +194,8 @@ def apply(image: np.ndarray, faces: list[Face], settings: EffectSettings) -> np.
         elif settings.style == "solid":
             fill = np.empty_like(patch)
             fill[:] = SOLID_BGR
+        elif settings.style == "emoji":
+            fill = _emoji_patch(patch.shape, head, region)
         else:  # blur, mask
             fill = _blur_patch(patch, size, level)
         if head.rect is not None:
@@ -199,6 +205,35 @@ def apply(image: np.ndarray, faces: list[Face], settings: EffectSettings) -> np.
         # cv2.blendLinear: the per-pixel mix in C (numpy's float mix of a 250 px face at 720p cost ~7 ms).
         out[y0:y1, x0:x1] = cv2.blendLinear(fill, patch, alpha, 1.0 - alpha)
     return out
+
+
+def _emoji_patch(shape: tuple[int, ...], head: HeadShape, region: tuple[int, int, int, int]) -> np.ndarray:
+    """A cartoon face filling `region`: opaque yellow (nothing of the face shows, as with solid), eyes and a
+    smile placed on the head shape, turned with the eye line and scaled with the head."""
+    fill = np.empty(shape, np.uint8)
+    fill[:] = EMOJI_BGR
+    x0, y0 = region[0], region[1]
+    if head.rect is not None:
+        rx, ry, rw, rh = head.rect
+        cx, cy, a, b, angle = rx + rw / 2 - x0, ry + rh / 2 - y0, rw / 2, rh / 2, 0.0
+    else:
+        cx, cy, a, b, angle = head.cx - x0, head.cy - y0, head.a, head.b, head.angle
+    if not np.isfinite([cx, cy, a, b]).all() or max(abs(cx), abs(cy), a, b) > 4 * max(shape[:2]):
+        return fill  # a shape mostly off the frame (or absurd): the plain fill, no features to draw
+    c, s = np.cos(angle), np.sin(angle)
+
+    def at(u: float, v: float) -> tuple[int, int]:
+        """A point `u` across and `v` down the face (in semi-axes), turned with the head, in patch pixels."""
+        du, dv = u * a, v * b
+        return int(round(cx + du * c - dv * s)), int(round(cy + du * s + dv * c))
+
+    eye = max(1, int(round(0.13 * min(a, b))))
+    for side in (-0.38, 0.38):
+        cv2.circle(fill, at(side, -0.22), eye, EMOJI_INK, -1, cv2.LINE_AA)
+    thickness = max(1, int(round(0.07 * min(a, b))))
+    smile_axes = (max(1, int(round(0.5 * a))), max(1, int(round(0.32 * b))))
+    cv2.ellipse(fill, at(0.0, 0.12), smile_axes, float(np.degrees(angle)), 20, 160, EMOJI_INK, thickness, cv2.LINE_AA)
+    return fill
 
 
 def _odd(n: float) -> int:
