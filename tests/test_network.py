@@ -84,6 +84,33 @@ def test_anonymize_image_and_video_create_no_internet_socket(strace, sample_path
     assert_offline(trace)
 
 
+def test_face_recognition_creates_no_internet_socket(strace, sample_path, tmp_path, monkeypatch):
+    """dlib's recognizer ("hide everyone but me") under strace -f: enrolment from a clip and a file run with
+    --show-enrolled."""
+    import cv2
+    import numpy as np
+    from conftest import sample_boxes
+
+    from vcam.identity.recognizer import Recognizer
+    from vcam.identity.store import EnrolmentStore
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    image = cv2.imread(str(sample_path / IMAGE))
+    man = sample_boxes(IMAGE)[1]
+    EnrolmentStore(tmp_path / "data" / "vcam" / "enrolled-face.json").save(Recognizer().embed(image, [man]))
+    trace, _ = traced(strace, tmp_path, ["anonymize", "--show-enrolled", str(sample_path / IMAGE), "-o", "o.png"])
+    assert_offline(trace)
+    log = tmp_path / "enroll.log"
+    subprocess.run(  # refused (two people), but the recognizer loaded and the clip was read
+        [strace, "-f", "-qq", "-e", "trace=socket,connect", "-o", str(log), VCAM, "enroll", "--from", CLIP],
+        capture_output=True,
+        timeout=300,
+        cwd=sample_path,
+    )
+    assert_offline(log.read_text())
+    assert np.isfinite(np.asarray(EnrolmentStore(tmp_path / "data" / "vcam" / "enrolled-face.json").load())).all()
+
+
 def test_doctor_reports_the_sandbox_and_creates_no_internet_socket(strace, tmp_path):
     log = tmp_path / "strace.log"
     out = subprocess.run(

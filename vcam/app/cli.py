@@ -1,4 +1,4 @@
-"""Command line: `vcam run`, `vcam anonymize`, `vcam doctor`, `vcam eval`.
+"""Command line: `vcam run`, `vcam anonymize`, `vcam enroll`, `vcam doctor`, `vcam eval`, ...
 
 Every user error ends in one clear line on stderr and a non-zero exit code,
 never a traceback.
@@ -16,12 +16,14 @@ from pathlib import Path
 
 from vcam import assets, native_memory
 from vcam import sandbox as vcam_sandbox
-from vcam.app import config, control
+from vcam.app import config, control, enrolment
 from vcam.detection.scan import RANGES, ScanSettings
 from vcam.detection.track import TrackerSettings
+from vcam.identity.gate import IdentitySettings
+from vcam.identity.store import EnrolmentStore
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import FILE_SWEEP_S, AnonymizerSettings
-from vcam.pipeline.controls import ControlState, LiveControls
+from vcam.pipeline.controls import MODES, ControlState, LiveControls
 from vcam.pipeline.sinks import SinkError, VideoFileSink
 from vcam.pipeline.sources import SourceError
 
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seconds", type=_bounded(float, 0.1, 1e9), help="stop after this long")
     run.add_argument("--off", action="store_true", help="start with anonymization OFF (shows real faces)")
     run.add_argument("--no-tray", action="store_true", help="run headless; control it with `vcam ctl`")
+    run.add_argument("--mode", choices=MODES, help="hide everyone (default), or everyone but you (after `vcam enroll`)")
     _add_anonymizing_options(run)
 
     anon = sub.add_parser("anonymize", help="anonymize image and video files or folders")
@@ -112,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     anon.add_argument("--report", type=Path, help="write a JSON report: per file frames, faces, time, errors")
     anon.add_argument("--resume", action="store_true", help="skip inputs whose output is already complete")
     anon.add_argument(
+        "--show-enrolled",
+        action="store_true",
+        help="leave the enrolled face (`vcam enroll`) visible, hide everyone else; unsure faces are hidden",
+    )
+    anon.add_argument(
         "--ray",
         nargs="?",
         const="",
@@ -123,7 +131,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_anonymizing_options(anon)
 
     ctl = sub.add_parser("ctl", help="control the running camera (for hotkeys and scripts)")
-    ctl.add_argument("action", choices=control.COMMANDS, help="status, on, off, toggle, show, quit, or set KEY VALUE")
+    ctl.add_argument(
+        "action",
+        choices=[c for c in control.COMMANDS if c != "enroll"],  # `vcam enroll` waits for the camera time
+        help="status, on, off, toggle, show, quit, forget (your enrolled face), or set KEY VALUE",
+    )
     ctl.add_argument("words", nargs="*", help="for set: KEY VALUE, e.g. intensity 80, style pixelate, range far")
     setup = sub.add_parser(
         "setup", help="Linux: create the virtual camera (v4l2loopback, asks for root once) and the launcher entry"
@@ -133,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     auto = sub.add_parser("autostart", help="start the camera at login")
     auto.add_argument("action", choices=("enable", "disable", "status"))
 
+    enrolment.add_parsers(sub)
     sub.add_parser("doctor", help="check webcam, virtual camera, models and tray support")
     sub.add_parser("eval", help="measure coverage, AP and leaks on an evaluation folder (vcam eval --help)")
     return parser
@@ -153,13 +166,20 @@ def _settings(cfg: config.Config, args: argparse.Namespace) -> config.Config:
             "width",
             "height",
             "fps",
+            "mode",
         )
         if (v := getattr(args, k, None)) is not None
     }
     return replace(cfg, **overrides)
 
 
-def anonymizer_settings(cfg: config.Config, *, live: bool) -> AnonymizerSettings:
+def anonymizer_settings(cfg: config.Config, *, live: bool, show_enrolled: bool = False) -> AnonymizerSettings:
+    """Settings for the camera (`live`) or files. The enrolment is read here, for both: the camera may
+    switch to "all-but-me" at any time; files use it with `show_enrolled`."""
+    identity = IdentitySettings(
+        show_enrolled=show_enrolled,
+        enrolled=enrolment.enrolled_embeddings(EnrolmentStore.default(), enrolment.print_to_stderr),
+    )
     scan = ScanSettings(
         detection_range=cfg.detection_range,  # type: ignore[arg-type]
         threshold=cfg.threshold,
@@ -173,6 +193,7 @@ def anonymizer_settings(cfg: config.Config, *, live: bool) -> AnonymizerSettings
         hang_after_s=3.0 if live else 600.0,
         two_tiers=live,
         file_sweep_s=0.0 if live else FILE_SWEEP_S,
+        identity=identity,
     )
 
 
@@ -226,6 +247,7 @@ def _run_locked(cfg: config.Config, args: argparse.Namespace, endpoint: control.
             detection_range=cfg.detection_range,
             margin=cfg.margin,
             camera=cfg.camera,
+            mode=cfg.mode,
         )
     )
     first = None
@@ -250,11 +272,14 @@ def _run_locked(cfg: config.Config, args: argparse.Namespace, endpoint: control.
         first, loop = None, False
     if args.off:
         print("WARNING: anonymization is OFF: real faces are published.", file=sys.stderr)
+    settings = anonymizer_settings(cfg, live=True)
+    if cfg.mode == "all-but-me" and not settings.identity.enrolled:
+        print("warning: mode all-but-me, but no face is enrolled: everyone is hidden (vcam enroll)", file=sys.stderr)
     service = CameraService(
         controls,
         SourceSpec(file=file, loop=loop, width=cfg.width, height=cfg.height, fps=cfg.fps),
         choice.sink,
-        anonymizer_settings(cfg, live=True),
+        settings,
         fps=fps,
         config_file=args.config,
         on_stats=(lambda s: print(s.line(), file=sys.stderr)) if args.stats else None,
@@ -349,6 +374,9 @@ def cmd_anonymize(cfg: config.Config, args: argparse.Namespace) -> int:
             output.mkdir(parents=True, exist_ok=True)  # a trailing slash asks for a folder
         except OSError as exc:
             raise CliError(f"{output}: cannot create the folder ({exc.strerror})") from exc
+    settings = anonymizer_settings(cfg, live=False, show_enrolled=args.show_enrolled)
+    if args.show_enrolled and not settings.identity.enrolled:
+        raise CliError("--show-enrolled: no face is enrolled (vcam enroll --from FILE, or vcam enroll at the camera)")
     options = BatchOptions(
         workers=args.workers, resume=args.resume, report=args.report, keep_audio=args.keep_audio, ray=ray
     )
@@ -356,7 +384,7 @@ def cmd_anonymize(cfg: config.Config, args: argparse.Namespace) -> int:
         outcome = anonymize_batch(
             inputs,
             output,
-            anonymizer_settings(cfg, live=False),
+            settings,
             _effect(cfg),
             options,
             say=lambda m: print(m, file=sys.stderr),
@@ -446,7 +474,7 @@ def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
     except (CliError, control.ControlError, OSError) as exc:
         print(f"vcam: {exc}", file=sys.stderr)
         return 2
-    if args.verbose:
+    if getattr(args, "verbose", False):
         os.environ["VCAM_DEBUG"] = "1"  # the switch detect.quiet_native_stderr reads when a model loads
     cfg, warnings = config.load(args.config)
     for w in warnings:
@@ -455,6 +483,13 @@ def main(argv: list[str] | None = None, *, sandbox: bool = False) -> int:
     try:
         if args.command == "run":
             return cmd_run(cfg, args)
+        if args.command == "enroll":
+            try:
+                return enrolment.cmd_enroll(args, cfg.camera, enrolment.print_to_stderr)
+            except ValueError as exc:  # no usable face, an unreadable file, no recognizer: said in one line
+                raise CliError(str(exc)) from exc
+        if args.command == "forget-me":
+            return enrolment.cmd_forget()
         return cmd_anonymize(cfg, args)
     except (CliError, SinkError, SourceError, control.ControlError, FileNotFoundError) as exc:
         print(f"vcam: {exc}", file=sys.stderr)

@@ -33,6 +33,7 @@ class Config:
     hold_ms: int = 500
     margin: float = 1.45
     enabled: bool = True
+    mode: str = "everyone"
 
 
 def config_path() -> Path:
@@ -41,7 +42,7 @@ def config_path() -> Path:
 
 def check(name: str, value: object) -> object:
     """Validate one config value; ValueError names what is wrong."""
-    if name in ("style", "intensity", "detection_range", "margin", "enabled"):
+    if name in ("style", "intensity", "detection_range", "margin", "enabled", "mode"):
         return validate_control(name, value)
     if name in ("width", "height"):
         if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= 7680:

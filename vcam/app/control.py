@@ -29,7 +29,7 @@ from pathlib import Path
 
 import platformdirs
 
-COMMANDS = ("status", "on", "off", "toggle", "set", "show", "quit")
+COMMANDS = ("status", "on", "off", "toggle", "set", "show", "quit", "enroll", "forget")
 MAX_REQUEST = 4096
 Handler = Callable[[dict], dict]
 
@@ -90,6 +90,10 @@ def parse_request(raw: bytes) -> dict:
     if req["cmd"] == "set":
         if not isinstance(req.get("key"), str) or "value" not in req:
             raise ValueError("set needs a key and a value")
+    if req["cmd"] == "enroll":
+        seconds = req.get("seconds", 6.0)
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 1 <= seconds <= 120:
+            raise ValueError("enroll needs seconds from 1 to 120")
     return req
 
 

@@ -14,8 +14,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
+import numpy as np
+
 from vcam.app import config
 from vcam.app.preview import PreviewWindow
+from vcam.identity.enrol import Enroller, EnrolSettings, save_enrolment
+from vcam.identity.recognizer import EMBEDDING_SIZE, RecognizerUnavailable
+from vcam.identity.store import EnrolmentStore
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import ControlState, LiveControls
 from vcam.pipeline.live import ANONYMIZING, PAUSED, LivePipeline, Stats
@@ -23,8 +28,8 @@ from vcam.pipeline.sinks import Sink
 from vcam.pipeline.sources import Source, open_source
 
 # Settings the tray and `vcam ctl set` may change; `enabled` is never saved: the camera always starts anonymizing.
-SAVED_CONTROLS = ("style", "intensity", "detection_range", "camera", "margin")
-SETTABLE = ("style", "intensity", "detection_range", "camera", "margin", "preview")
+SAVED_CONTROLS = ("style", "intensity", "detection_range", "camera", "margin", "mode")
+SETTABLE = ("style", "intensity", "detection_range", "camera", "margin", "preview", "mode")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class CameraService:
         first_source: Source | None = None,
         open_sink: Callable[[], Sink] | None = None,
         on_event: Callable[[str], None] | None = None,
+        store: EnrolmentStore | None = None,
     ) -> None:
         self.controls = controls
         self._config_file = config_file
@@ -83,6 +89,11 @@ class CameraService:
             open_sink=open_sink,
             on_event=on_event,
         )
+        self.store = store or EnrolmentStore.default()
+        self.enrolling = False
+        self.identity_note: str | None = None
+        """The last enrolment's or forgetting's outcome, for the tray's status."""
+        self._enrol_lock = threading.Lock()
         self._closed = False
         self._stop_lock = threading.Lock()
         self._last_state = controls.snapshot()
@@ -179,7 +190,20 @@ class CameraService:
         if state == PAUSED:
             return f"PAUSED - real faces visible · {s.fps:.0f} fps"
         faces = f"{s.faces} face{'s' if s.faces != 1 else ''}"
-        return f"{state.capitalize()} · {faces} · {s.fps:.0f} fps"
+        return f"{state.capitalize()} · {faces}{self._identity_part(s)} · {s.fps:.0f} fps"
+
+    def _identity_part(self, s: Stats) -> str:
+        """What "hide everyone but me" is doing, for the status line (empty in the default mode)."""
+        if self.enrolling:
+            return " · enrolling your face"
+        if self.controls.snapshot().mode != "all-but-me":
+            return ""
+        gate = self.anonymizer.identity_gate()
+        if not gate.enrolled:
+            return " · no face enrolled: everyone hidden"
+        if gate.error:
+            return f" · recognizer failed, everyone hidden ({gate.error})"
+        return " · you visible" if s.shown else " · you hidden"
 
     def status(self) -> dict:
         stats = self.stats()
@@ -190,6 +214,42 @@ class CameraService:
             "stats": asdict(stats),
             "save_note": self.save_note,
         }
+
+    # -- "hide everyone but me" ------------------------------------------------------------
+    def enrol(self, seconds: float) -> str:
+        """Enrol the user from this camera's own frames for `seconds` (it owns the webcam); store only
+        the embeddings and use them from the next frame. ValueError says why nothing was stored."""
+        with self._enrol_lock:
+            self.enrolling = True
+            self._notify()
+            try:
+                settings = EnrolSettings()
+                try:
+                    enroller = Enroller(settings)
+                except RecognizerUnavailable as exc:
+                    raise ValueError(str(exc)) from exc
+                try:
+                    result = enroller.run_live(self.pipeline.newest_frame, seconds, stop=lambda: not self.running)
+                finally:
+                    enroller.close()
+                line = save_enrolment(result, settings, self.store)
+                self.anonymizer.identity_gate().set_enrolled(result.embeddings)
+                self.identity_note = line
+                return line
+            except ValueError as exc:
+                self.identity_note = f"not enrolled: {exc}"
+                raise
+            finally:
+                self.enrolling = False
+                self._notify()
+
+    def forget(self) -> str:
+        """Delete the enrolment and stop showing anyone at once."""
+        removed = self.store.forget()
+        self.anonymizer.identity_gate().set_enrolled(np.zeros((0, EMBEDDING_SIZE), np.float32))
+        self.identity_note = "your face is forgotten" if removed else "no face was enrolled"
+        self._notify()
+        return self.identity_note
 
     def handle(self, req: dict) -> dict:
         """One control request (already checked by `control.parse_request`); ValueError for bad values."""
@@ -209,6 +269,12 @@ class CameraService:
             if key not in SETTABLE:
                 raise ValueError(f"cannot set {req['key']!r}; settable: {', '.join(SETTABLE)}")
             self._set_quietly(**{key: coerce(key, req["value"])})
+        elif cmd == "enroll":
+            line = self.enrol(float(req.get("seconds", 6.0)))
+            return {"ok": True, **self.status(), "line": line}
+        elif cmd == "forget":
+            line = self.forget()
+            return {"ok": True, **self.status(), "line": line}
         elif cmd == "quit":
             self.request_stop()
             return {"ok": True, "quitting": True}

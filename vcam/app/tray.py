@@ -24,8 +24,11 @@ from vcam.app.service import CameraService
 from vcam.pipeline.sources import list_cameras
 
 INTENSITIES = (("Low", 40), ("Medium", 70), ("High", 85), ("Maximum", 100))
-STYLES = (("Blur", "blur"), ("Pixelate", "pixelate"), ("Solid", "solid"), ("Mask", "mask"))
+STYLES = (("Blur", "blur"), ("Pixelate", "pixelate"), ("Solid", "solid"), ("Mask", "mask"), ("Emoji", "emoji"))
 RANGES = (("Near", "near"), ("Far", "far"), ("Auto", "auto"))
+ENROL_SECONDS = 6.0
+"""As `vcam enroll`: long enough to turn the head left, right, up and down once."""
+ENROLLING = "Enrolling: look at the camera, turn your head slowly…"
 NO_MENU_HELP = (
     "The tray backend here has no menus (pystray's Xorg backend): clicking the icon toggles anonymization. "
     "For the full menu install PyGObject and AppIndicator: "
@@ -107,6 +110,20 @@ class TrayMenu:
         except OSError as exc:
             self.autostart_error = f"start at login failed: {exc}"
 
+    def enrol(self, *_: object) -> None:
+        """ "Keep my face visible…": enrol from the camera on a thread of its own (the menu stays live), then
+        switch to "Hide everyone but me". The outcome shows in the status line."""
+
+        def work() -> None:
+            try:
+                self.service.enrol(ENROL_SECONDS)
+            except ValueError:
+                return  # the service keeps the reason for the status line
+            self.controls.update(mode="all-but-me")
+
+        if not self.service.enrolling:
+            threading.Thread(target=work, name="vcam-enrol", daemon=True).start()
+
     def toggle_enabled(self, *_: object) -> None:
         self.controls.update(enabled=not self.controls.snapshot().enabled)
 
@@ -114,6 +131,12 @@ class TrayMenu:
         item, sep = self.pystray.MenuItem, self.pystray.Menu.SEPARATOR
         entries = [
             item(lambda *_: self.autostart_error or self.service.status_line(), None, enabled=False),
+            item(
+                lambda *_: self.service.identity_note or "",
+                None,
+                enabled=False,
+                visible=lambda *_: bool(self.service.identity_note),
+            ),
             sep,
             # Without menus the click is the only control, so it toggles; with menus a click must never pause.
             item(
@@ -122,6 +145,20 @@ class TrayMenu:
                 checked=lambda *_: self.controls.snapshot().enabled,
                 default=not self.has_menu,
             ),
+            item("Hide everyone", self._set(mode="everyone"), checked=self._is("mode", "everyone"), radio=True),
+            item(
+                "Hide everyone but me",
+                self._set(mode="all-but-me"),
+                checked=self._is("mode", "all-but-me"),
+                radio=True,
+            ),
+            item(
+                lambda *_: ENROLLING if self.service.enrolling else "Keep my face visible…",
+                self.enrol,
+                enabled=lambda *_: not self.service.enrolling,
+            ),
+            item("Forget my face", lambda *_: self.service.forget(), enabled=lambda *_: self.service.store.exists()),
+            sep,
             item("Intensity", self._radio("intensity", INTENSITIES)),
             item("Style", self._radio("style", STYLES)),
             item("Detection range", self._radio("detection_range", RANGES)),

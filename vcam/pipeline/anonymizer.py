@@ -29,6 +29,7 @@ from vcam import native_memory
 from vcam.detection.scan import Scanner, ScanSettings, Tier
 from vcam.detection.track import Tracker, TrackerSettings
 from vcam.frames import Face, Frame
+from vcam.identity.gate import IdentityGate, IdentitySettings
 from vcam.pipeline import effects
 from vcam.pipeline.curtain import curtain
 
@@ -94,6 +95,8 @@ class AnonymizerSettings:
     """Files: every pass on one frame in this many seconds (and on every new scene), the fast tier on
     the frames between; what a sweep finds is also hidden on the frames since the previous sweep (a
     file can look back). 0: every pass on every frame."""
+    identity: IdentitySettings = field(default_factory=IdentitySettings)
+    """"Hide everyone but me": the enrolment and the rules of `vcam.identity.gate`."""
     sweep_motion: float = 4.0
     """Mean change of the 32x18 thumbnail since the last sweep that calls for a sweep now: webcam motion
     (a signer's hands included) stays under 2.5, a person walking through reaches 11 (CUT_THRESHOLD's
@@ -107,6 +110,8 @@ class Output:
     curtain: str | None
     detect_s: float
     frame: Frame
+    shown: tuple[Face, ...] = ()
+    """Faces left visible as the enrolled user ("hide everyone but me"); not in `faces`."""
 
 
 @dataclass
@@ -149,6 +154,9 @@ class Anonymizer:
         self._swept_thumb: np.ndarray | None = None
         self._sweep_job: _Job | None = None
         self._scene = 0
+        self._cuts = 0
+        """New scenes and resets so far: a change tells the identity gate to forget its checks."""
+        self._gate: IdentityGate | None = None
         self.sweeps = 0
         self._generation = 0
         self._closed = False
@@ -345,6 +353,7 @@ class Anonymizer:
         render: bool = True,
         tier: Tier | None = None,
         keep_s: float = 0.0,
+        show_enrolled: bool | None = None,
     ) -> Output:
         """Anonymize one frame.
 
@@ -357,7 +366,8 @@ class Anonymizer:
         `tier` picks the scanner's passes for this frame without a budget (files:
         "fast" on most frames, "all" on sweep frames; a new scene always gets
         "all"), and `keep_s` holds what this frame's scan found at least that
-        long (a sweep's finds until the next sweep).
+        long (a sweep's finds until the next sweep). `show_enrolled` leaves the
+        enrolled user's face visible (None: `settings.identity.show_enrolled`).
         """
         if not enabled:
             return Output(frame.image, [], None, 0.0, frame)
@@ -369,6 +379,7 @@ class Anonymizer:
         with self._cond:
             new_scene = scene_changed(thumb, self._last_thumb)
             self._last_thumb = thumb
+            self._cuts += new_scene
             job_tier: Tier = "fast" if tiered else "all"
             if tier is not None and not tiered:
                 job_tier = "all" if new_scene else tier
@@ -390,11 +401,26 @@ class Anonymizer:
             status = self._status(frame, thumb) or (self._tier_status(frame) if tiered else None)
             faces = [] if status else self._tracker.faces_at(frame.t)
             detect_s = self._detect_s
+            cuts = self._cuts
+        show = s.identity.show_enrolled if show_enrolled is None else show_enrolled
+        shown: tuple[Face, ...] = ()
+        if show and faces:
+            keep = self.identity_gate().shown(frame, faces, cuts)
+            shown = tuple(f for f in faces if f.track_id in keep)
+            faces = [f for f in faces if f.track_id not in keep]
         if not render:
-            return Output(frame.image, faces, status, detect_s, frame)
+            return Output(frame.image, faces, status, detect_s, frame, shown)
         if status:
             return Output(curtain(frame.image, status), [], status, detect_s, frame)
-        return Output(effects.apply(frame.image, faces, effect), faces, None, detect_s, frame)
+        return Output(effects.apply(frame.image, faces, effect), faces, None, detect_s, frame, shown)
+
+    def identity_gate(self) -> IdentityGate:
+        """The "hide everyone but me" gate, made on first use: live (a budget, two tiers) its checks run on
+        a thread of their own; files check in line, on the file's clock."""
+        with self._cond:
+            if self._gate is None:
+                self._gate = IdentityGate(self.settings.identity, background=self.settings.two_tiers)
+            return self._gate
 
     def _status(self, frame: Frame, thumb: np.ndarray) -> str | None:
         if self._result_t is None:
@@ -437,12 +463,16 @@ class Anonymizer:
             self._swept_t = self._swept_thumb = self._sweep_job = None
             self._swept_index = -1
             self._scene += 1
+            self._cuts += 1
 
     def close(self) -> None:
         """Stop the worker and release the models (waits briefly; a hung detector thread is abandoned)."""
         with self._cond:
             self._closed = True
             self._cond.notify_all()
+            gate = self._gate
+        if gate is not None:
+            gate.close()
         for thread in (self._thread, self._sweeper):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=2.0)

@@ -51,6 +51,8 @@ class FrameResult:
     curtain: str | None
     checksum: int
     """Of the decoded pixels (`frame_checksum`)."""
+    shown: tuple[Face, ...] = ()
+    """Left visible as the enrolled user (`vcam anonymize --show-enrolled`)."""
 
 
 @dataclass(frozen=True, slots=True)

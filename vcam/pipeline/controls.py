@@ -13,6 +13,9 @@ from dataclasses import asdict, dataclass, fields, replace
 from vcam.detection.scan import RANGES
 from vcam.pipeline.effects import STYLES, EffectSettings
 
+MODES = ("everyone", "all-but-me")
+"""Hide every face, or every face but the enrolled user's (`vcam enroll`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class ControlState:
@@ -24,6 +27,8 @@ class ControlState:
     camera: str = "0"
     """Webcam index or device path; a change makes the live pipeline reopen its source."""
     preview: bool = False
+    mode: str = "everyone"
+    """One of MODES; "all-but-me" shows only the enrolled user's face (vcam.identity.gate)."""
 
     def effect(self) -> EffectSettings:
         return EffectSettings(style=self.style, intensity=self.intensity, margin=self.margin)  # type: ignore[arg-type]
@@ -49,6 +54,9 @@ def validate(name: str, value: object) -> object:
     elif name == "camera":
         if not isinstance(value, str) or not value.strip():
             raise ValueError(f"camera must be a webcam index or device path (got {value!r})")
+    elif name == "mode":
+        if value not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)} (got {value!r})")
     elif name == "margin":
         if isinstance(value, bool) or not isinstance(value, int | float) or not 1.0 <= value <= 3.0:
             raise ValueError(f"margin must be a number from 1.0 to 3.0 (got {value!r})")

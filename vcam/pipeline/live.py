@@ -50,6 +50,8 @@ class Stats:
     camera_losses: int = 0
     detector_errors: int = 0
     sink_recoveries: int = 0
+    shown: int = 0
+    """Faces left visible as the enrolled user ("hide everyone but me"): 0 or 1."""
 
     def line(self) -> str:
         return (
@@ -133,6 +135,8 @@ class LivePipeline:
         self._publish_times: deque[float] = deque(maxlen=120)
         self.frames = self.curtain_frames = 0
         self._faces = 0
+        self._shown = 0
+        self._newest: Frame | None = None
         self._detect_s = 0.0
         self.source_error: str | None = None
         self.sink_errors = 0
@@ -258,6 +262,8 @@ class LivePipeline:
         if not self._sink_ready():
             return
         state = self.controls.snapshot()
+        with self._lock:
+            self._newest = frame
         budget = self._budget_s if self._budget_s is not None else interval
         out = self.anonymizer.process(
             frame,
@@ -266,6 +272,7 @@ class LivePipeline:
             wait_s=budget * 0.8,
             budget_s=budget * 0.6,
             detection_range=state.detection_range,
+            show_enrolled=state.mode == "all-but-me",
         )
         self._state = PAUSED if not state.enabled else CURTAIN if out.curtain else ANONYMIZING
         self._send(out.image, curtained=out.curtain is not None, frame=frame)
@@ -275,6 +282,7 @@ class LivePipeline:
         with self._lock:
             self._latencies.append(time.monotonic() - frame.t)
             self._faces = count_people(out.faces)
+            self._shown = len(out.shown)
             self._detect_s = out.detect_s
 
     def _publish_curtain(self, last: Frame | None) -> None:
@@ -335,6 +343,11 @@ class LivePipeline:
         if self._capture.is_alive() and threading.current_thread() is not self._capture:
             self._capture.join(timeout=1.0)
 
+    def newest_frame(self) -> Frame | None:
+        """The newest camera frame, raw, kept in memory only: enrolment reads the user's face from it."""
+        with self._lock:
+            return self._newest
+
     def stats(self) -> Stats:
         with self._lock:
             lat = sorted(self._latencies)
@@ -356,4 +369,5 @@ class LivePipeline:
                 camera_losses=self.camera_losses,
                 detector_errors=self.anonymizer.detector_errors,
                 sink_recoveries=self.sink_recoveries,
+                shown=self._shown,
             )

@@ -307,3 +307,29 @@ def list_cameras(sysfs: Path = Path("/sys/class/video4linux")) -> list[CameraInf
         name = (node / "name").read_text().strip() if (node / "name").exists() else node.name
         found.append(CameraInfo(f"/dev/{node.name}", f"{name} (/dev/{node.name})"))
     return found
+
+
+def sample_frames(paths: list[Path], every_s: float) -> Iterator[tuple[Frame, str]]:
+    """Each image, and a video's frames every `every_s`, each with where it came from (enrolment reads a
+    few poses, not every frame). ValueError names a file that cannot be read."""
+    for path in paths:
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            try:
+                image = read_image(path)
+            except SourceError as exc:
+                raise ValueError(str(exc)) from exc
+            yield Frame(image, 0.0, 0), path.name
+            continue
+        try:
+            source = VideoFileSource(path)
+        except SourceError as exc:
+            raise ValueError(str(exc)) from exc
+        try:
+            step = max(1, round(every_s * source.fps))
+            index = 0
+            while (read := source.read()) is not None:
+                if index % step == 0:
+                    yield Frame(read.image, index / source.fps, index), f"{path.name} frame {index}"
+                index += 1
+        finally:
+            source.close()

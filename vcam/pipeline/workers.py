@@ -77,7 +77,7 @@ def detect_chunk(path: Path, chunk: Chunk, settings: AnonymizerSettings) -> Chun
                 tier="all" if sweep else "fast",
                 keep_s=every if sweep else 0.0,
             )
-            decided = FrameResult(out.faces, out.curtain, frame_checksum(read.image))
+            decided = FrameResult(out.faces, out.curtain, frame_checksum(read.image), out.shown)
             if sweep:
                 fill_back(pending, out.faces, t, settings.tracker)
                 frames.extend(result for _, result in pending)
@@ -100,7 +100,8 @@ def fill_back(pending: list[tuple[float, FrameResult]], found: list[Face], t: fl
     """Hide what a sweep at `t` found on the earlier frames in `pending` that do not show it yet: a face the
     fast tier cannot see (small, turned) was there before the sweep found it. "Shows it" is the tracker's
     own match rule; the box grows with the time back, as the tracker grows a lost face's. Unverified
-    candidates are not carried back."""
+    candidates are not carried back, nor a find on a face the frame shows as the enrolled user (that face
+    was checked on that frame)."""
     for i, (when, result) in enumerate(pending):
         if result.curtain:
             continue
@@ -110,11 +111,11 @@ def fill_back(pending: list[tuple[float, FrameResult]], found: list[Face], t: fl
             if not face.unverified
             and not any(
                 iou(face.box, have.box) >= tracker.match_iou or centre_inside(face.box, have.box)
-                for have in result.faces
+                for have in (*result.faces, *result.shown)
             )
         ]
         if added:
-            pending[i] = (when, FrameResult([*result.faces, *added], None, result.checksum))
+            pending[i] = (when, FrameResult([*result.faces, *added], None, result.checksum, result.shown))
 
 
 _NO_EFFECT = effects.EffectSettings()

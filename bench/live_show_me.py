@@ -1,0 +1,136 @@
+""" "Hide everyone but me" live: the eval set's man enrolled, every video_gt clip replayed at its own fps.
+
+    PYTHONPATH=. python bench/live_show_me.py --eval-dir ../shared/eval --loops 2
+
+The file-mode figures come from `python -m vcam.evaluation.show_me`; live, the checks run on their own
+thread and a face is shown only once its check came back, so the first moments of each face and every
+cut are hidden. Each published frame is judged from outside as show_me judges files: the man visible
+(his box untouched), anyone else shown (a false accept) or readable (detail >= 0.5). The process CPU
+is compared with the default mode on the same clip in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import queue
+import resource
+import threading
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from clips import ScaledLoop, scaled_boxes
+
+from vcam.evaluation.evaluate import video_cases
+from vcam.evaluation.metrics import detail_correlation
+from vcam.evaluation.show_me import UNTOUCHED, enrol, is_user
+from vcam.frames import Frame
+from vcam.identity.gate import IdentitySettings
+from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.pipeline.controls import ControlState, LiveControls
+from vcam.pipeline.live import LivePipeline
+from vcam.pipeline.sinks import NullSink
+
+
+@dataclass
+class Judge:
+    """Scores published frames on a thread of its own (off the pipeline's hot path)."""
+
+    clip: str
+    width: int
+    boxes_for: object
+    user_frames: int = 0
+    user_visible: int = 0
+    other_frames: int = 0
+    false_accepts: int = 0
+    readable: int = 0
+    skipped: int = 0
+    _queue: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=64))
+
+    def __post_init__(self) -> None:
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def __call__(self, image: np.ndarray, frame: Frame | None) -> None:
+        if frame is not None:
+            try:
+                self._queue.put_nowait((image, frame))
+            except queue.Full:
+                self.skipped += 1
+
+    def _work(self) -> None:
+        while (item := self._queue.get()) is not None:
+            image, frame = item
+            change = np.abs(image.astype(np.int16) - frame.image.astype(np.int16))
+            for box in self.boxes_for(frame):
+                x, y, w, h = (int(round(v)) for v in box)
+                untouched = float(change[max(0, y) : y + h, max(0, x) : x + w].mean()) < UNTOUCHED
+                if is_user(self.clip, box, self.width):
+                    self.user_frames += 1
+                    self.user_visible += untouched
+                else:
+                    self.other_frames += 1
+                    self.false_accepts += untouched
+                    self.readable += detail_correlation(frame.image, image, box) >= 0.5
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=60)
+
+
+def replay(path: Path, gt: dict, settings: AnonymizerSettings, mode: str, loops: int) -> tuple[Judge, float, float]:
+    size = (gt["width"], gt["height"])
+    judge = Judge(path.name, size[0], scaled_boxes(path, gt, size))
+    source = ScaledLoop(path, size)
+    seconds = loops * gt["frames"] / source.fps
+    with Anonymizer(settings) as anon:
+        anon.wait_ready(60)
+        controls = LiveControls(ControlState(mode=mode))
+        pipe = LivePipeline(lambda: source, NullSink(), anon, controls, on_output=judge)
+        threading.Timer(seconds, pipe.stop).start()
+        cpu0, wall0 = _cpu(), time.monotonic()
+        pipe.run()
+        cpu = (_cpu() - cpu0) / (time.monotonic() - wall0)
+        checks = anon.identity_gate().checks if mode == "all-but-me" else 0
+    judge.close()
+    return judge, cpu, checks / seconds
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--eval-dir", type=Path, default=Path("../shared/eval"))
+    p.add_argument("--loops", type=int, default=2)
+    p.add_argument("--videos", help="comma list of clip name parts (default: every clip of video_gt.json)")
+    args = p.parse_args()
+    embeddings = enrol(args.eval_dir)
+    identity = IdentitySettings(enrolled=tuple(tuple(float(v) for v in row) for row in embeddings))
+    settings = AnonymizerSettings(two_tiers=True, identity=identity)
+    print(f"live, each clip {args.loops}x at its own size and fps; the man enrolled ({len(embeddings)} poses)\n")
+    print(
+        "| clip | his face-frames | visible | others' face-frames | shown | readable "
+        "| CPU everyone | CPU but me | checks/s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    total = np.zeros(5, int)
+    for path, gt in video_cases(args.eval_dir, only=args.videos.split(",") if args.videos else None):
+        _, cpu_all, _ = replay(path, gt, replace(settings), "everyone", args.loops)
+        judge, cpu_me, rate = replay(path, gt, settings, "all-but-me", args.loops)
+        row = np.array([judge.user_frames, judge.user_visible, judge.other_frames, judge.false_accepts, judge.readable])
+        total += row
+        print(
+            f"| {path.name} | {row[0]} | {row[1]} | {row[2]} | {row[3]} | {row[4]} | {100 * cpu_all:.0f}% "
+            f"| {100 * cpu_me:.0f}% | {rate:.1f} |",
+            flush=True,
+        )
+    share = f" ({100 * total[1] / total[0]:.1f}%)" if total[0] else ""
+    print(f"| **all** | {total[0]} | {total[1]}{share} | {total[2]} | {total[3]} | {total[4]} | | | |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,237 @@
+""" "Hide everyone but me": which tracked faces may be shown, failing closed.
+
+A face is shown only while all of these hold, checked on every frame:
+- someone is enrolled and the recognizer works;
+- its track was detected on this very frame (not held or extrapolated) and is big enough to recognize;
+- the newest check of that track matched the enrolment (distance <= `threshold`) and was made on a frame
+  at most `fresh_s` older, in this scene, with the box not jumped since;
+- it is the only face with such a match (two matches at once: both hidden);
+- no other face crowds it (a tracker could swap two heads that touch).
+Everything else stays hidden. A new scene, a camera change or a new enrolment forgets every check.
+
+Checks cost ~150 ms per face here (dlib-bin has no BLAS), so they run per track, not per frame: a
+track that is shown every `recheck_s`, one in doubt every `doubt_recheck_s`, one clearly someone else
+every `other_recheck_s`. Live,
+they run on their own thread and a slow check simply lets the match go stale (hidden); in files and
+images they run in line, on the file's clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from vcam.frames import Box, Face, Frame, grow_box, intersection
+from vcam.identity.recognizer import EMBEDDING_SIZE, Recognizer, distances
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitySettings:
+    show_enrolled: bool = False
+    """Hide everyone but the enrolled user (files: `vcam anonymize --show-enrolled`; live: the mode)."""
+    enrolled: tuple[tuple[float, ...], ...] = ()
+    """The enrolled embeddings (a tuple, so the settings stay hashable and picklable for workers)."""
+    threshold: float = 0.47
+    """Largest distance that counts as the user. Measured with the eval clips' reference boxes
+    (docs/EVALUATION.md, "Show me"): the man's own faces at most 0.479 from his enrolment (p90 0.416),
+    every other person's face (912 face-frames, 8 clips) at least 0.511."""
+    recheck_s: float = 0.5
+    """A track that may be shown is checked again this often; one check costs ~150 ms of one core."""
+    fresh_s: float = 0.8
+    """A match older than this shows nothing: the recheck interval plus the time one check takes, with room."""
+    other_recheck_s: float = 1.0
+    """A track found to be someone else (`other_from` or farther) is checked again this often; one nearer
+    (a head turned or tilted away from the enrolled poses) every `recheck_s`. It stays hidden meanwhile."""
+    doubt_recheck_s: float = 0.2
+    """A track between `threshold` and `other_from` (the user's head turned or tilted past the enrolled
+    poses, or someone alike) is checked again this soon: the man tilting his head scored 0.54, then 0.36
+    half a second later, hidden all the while."""
+    other_from: float = 0.6
+    """Distance from which a face is taken as someone else: other people measured 0.511-0.95 (p5 0.579,
+    median 0.739); the man tilting his head scored up to 0.54."""
+    min_face_px: float = 40.0
+    """Smaller faces are never shown: dlib's chip is 150 px, and a face under 40 px is upscaled 4x or more."""
+    max_jump: float = 0.5
+    """A box whose centre moved more than this many box widths since its check, or whose width changed by
+    more than 1.6x, is not the face that was checked until checked again."""
+    crowd_grow: float = 1.5
+    """Another face whose box, grown by this, touches this one's grown box makes both stay hidden."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Check:
+    t: float
+    box: Box
+    distance: float
+
+
+Recognize = Callable[[np.ndarray, list[Box]], np.ndarray]
+
+
+class IdentityGate:
+    """Decides per frame which track (at most one) is the enrolled user. `background`: checks run on a
+    thread of their own (live); otherwise in the caller, on the frame's own clock (files)."""
+
+    def __init__(
+        self,
+        settings: IdentitySettings,
+        *,
+        background: bool,
+        recognizer_factory: Callable[[], Recognizer] = Recognizer,
+    ) -> None:
+        self.settings = settings
+        self._factory = recognizer_factory
+        self._background = background
+        self._cond = threading.Condition()
+        self._enrolled = _as_embeddings(settings.enrolled)
+        self._checks: dict[int, _Check] = {}
+        self._asked: dict[int, float] = {}
+        self._epoch = 0
+        self._scene: object = None
+        self._job: tuple[int, float, np.ndarray, list[tuple[int, Box]]] | None = None
+        self._recognizer: Recognizer | None = None
+        self._closed = False
+        self.error: str | None = None
+        self.checks = 0
+        self._thread: threading.Thread | None = None
+        if background:
+            self._thread = threading.Thread(target=self._work, name="vcam-identity", daemon=True)
+            self._thread.start()
+
+    # -- public -------------------------------------------------------------------------
+    def set_enrolled(self, embeddings: np.ndarray) -> None:
+        """A new enrolment (or none): every earlier check is forgotten."""
+        with self._cond:
+            self._enrolled = _as_embeddings(embeddings)
+            self._forget()
+
+    @property
+    def enrolled(self) -> bool:
+        with self._cond:
+            return len(self._enrolled) > 0
+
+    def shown(self, frame: Frame, faces: list[Face], scene: object) -> set[int]:
+        """The track ids among `faces` to leave visible on `frame` (empty or one). `scene` changes on a cut,
+        a camera change or a reset: it forgets every check."""
+        with self._cond:
+            if scene != self._scene:
+                self._scene = scene
+                self._forget()
+            if len(self._enrolled) == 0:
+                return set()
+            candidates = [f for f in faces if self._recognizable(f, frame)]
+            due = [f for f in candidates if self._due(f, frame.t)]
+            for face in due:
+                self._asked[face.track_id] = frame.t
+            epoch = self._epoch
+            if due and self._background:
+                self._job = (epoch, frame.t, frame.image.copy(), [(f.track_id, f.box) for f in due])
+                self._cond.notify_all()
+        if due and not self._background:
+            self._check(epoch, frame.t, frame.image, [(f.track_id, f.box) for f in due])
+        with self._cond:
+            matched = [f for f in candidates if self._matches(f, frame.t)]
+            if len(matched) != 1:
+                return set()
+            (face,) = matched
+            if any(other is not face and _crowds(other.box, face.box, self.settings) for other in faces):
+                return set()
+            return {face.track_id}
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout=2.0)
+
+    # -- rules --------------------------------------------------------------------------
+    def _recognizable(self, face: Face, frame: Frame) -> bool:
+        return (
+            face.track_id >= 0
+            and not face.unverified
+            and face.last_seen >= frame.t - 1e-6
+            and face.box[2] >= self.settings.min_face_px
+        )
+
+    def _due(self, face: Face, t: float) -> bool:
+        asked = self._asked.get(face.track_id)
+        if asked is None or t < asked:
+            return True
+        return t - asked >= self._interval(self._checks.get(face.track_id))
+
+    def _interval(self, check: _Check | None) -> float:
+        s = self.settings
+        if check is None or check.distance <= s.threshold:
+            return s.recheck_s
+        return s.doubt_recheck_s if check.distance < s.other_from else s.other_recheck_s
+
+    def _matches(self, face: Face, t: float) -> bool:
+        check = self._checks.get(face.track_id)
+        s = self.settings
+        if check is None or check.distance > s.threshold or not 0.0 <= t - check.t <= s.fresh_s:
+            return False
+        (ax, ay), (bx, by) = _centre(check.box), _centre(face.box)
+        width = check.box[2]
+        moved = ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 > s.max_jump * width
+        resized = not 1 / 1.6 <= face.box[2] / width <= 1.6
+        return not (moved or resized)
+
+    def _forget(self) -> None:
+        """Caller holds the lock."""
+        self._epoch += 1
+        self._checks.clear()
+        self._asked.clear()
+        self._job = None
+
+    # -- checking -----------------------------------------------------------------------
+    def _check(self, epoch: int, t: float, image: np.ndarray, faces: list[tuple[int, Box]]) -> None:
+        """Embed `faces` and record how far each is from the enrolment; a failure records nothing, so
+        those tracks stay hidden (and are asked again at their next turn)."""
+        try:
+            if self._recognizer is None:
+                self._recognizer = self._factory()
+            embeddings = self._recognizer.embed(image, [box for _, box in faces])
+            with self._cond:
+                enrolled = self._enrolled
+            found = distances(embeddings, enrolled)
+        except Exception as exc:  # noqa: BLE001 - a failing recognizer hides, never crashes or shows
+            with self._cond:
+                self.error = f"{type(exc).__name__}: {exc}"
+            return
+        with self._cond:
+            if epoch != self._epoch:
+                return  # a cut or a new enrolment came in between: this says nothing any more
+            self.error = None
+            self.checks += len(faces)
+            for (track_id, box), distance in zip(faces, found, strict=True):
+                self._checks[track_id] = _Check(t, box, float(distance))
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while self._job is None and not self._closed:
+                    self._cond.wait(0.5)
+                if self._closed:
+                    return
+                job, self._job = self._job, None
+            assert job is not None
+            self._check(*job)
+
+
+def _as_embeddings(values: object) -> np.ndarray:
+    array = np.asarray(values, np.float32)
+    if array.size == 0:
+        return np.zeros((0, EMBEDDING_SIZE), np.float32)
+    return array.reshape(-1, EMBEDDING_SIZE)
+
+
+def _crowds(other: Box, face: Box, s: IdentitySettings) -> bool:
+    return intersection(grow_box(other, s.crowd_grow), grow_box(face, s.crowd_grow)) > 0
+
+
+def _centre(box: Box) -> tuple[float, float]:
+    return box[0] + box[2] / 2, box[1] + box[3] / 2
