@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 from clips import ScaledLoop, scaled_boxes
+from faults import CHANGED, CURTAIN_SHARE
 
 from vcam.evaluation.evaluate import video_cases
 from vcam.evaluation.metrics import detail_correlation
@@ -46,6 +47,9 @@ class Judge:
     false_accepts: int = 0
     readable: int = 0
     skipped: int = 0
+    curtains: int = 0
+    """Frames published as the privacy curtain (start-up, a late sweep): nothing of anyone shows."""
+    user_curtained: int = 0
     _queue: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=64))
 
     def __post_init__(self) -> None:
@@ -63,12 +67,15 @@ class Judge:
         while (item := self._queue.get()) is not None:
             image, frame = item
             change = np.abs(image.astype(np.int16) - frame.image.astype(np.int16))
+            curtained = float((change.max(axis=2) > CHANGED).mean()) > CURTAIN_SHARE
+            self.curtains += curtained
             for box in self.boxes_for(frame):
                 x, y, w, h = (int(round(v)) for v in box)
                 untouched = float(change[max(0, y) : y + h, max(0, x) : x + w].mean()) < UNTOUCHED
                 if is_user(self.clip, box, self.width):
                     self.user_frames += 1
                     self.user_visible += untouched
+                    self.user_curtained += curtained
                 else:
                     self.other_frames += 1
                     self.false_accepts += untouched
@@ -113,23 +120,36 @@ def main() -> None:
     settings = AnonymizerSettings(two_tiers=True, identity=identity)
     print(f"live, each clip {args.loops}x at its own size and fps; the man enrolled ({len(embeddings)} poses)\n")
     print(
-        "| clip | his face-frames | visible | others' face-frames | shown | readable "
+        "| clip | his face-frames | visible | of those not curtained | others' face-frames | shown | readable "
         "| CPU everyone | CPU but me | checks/s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
-    total = np.zeros(5, int)
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    total = np.zeros(6, int)
     for path, gt in video_cases(args.eval_dir, only=args.videos.split(",") if args.videos else None):
         _, cpu_all, _ = replay(path, gt, replace(settings), "everyone", args.loops)
         judge, cpu_me, rate = replay(path, gt, settings, "all-but-me", args.loops)
-        row = np.array([judge.user_frames, judge.user_visible, judge.other_frames, judge.false_accepts, judge.readable])
+        row = np.array(
+            [
+                judge.user_frames,
+                judge.user_visible,
+                judge.user_frames - judge.user_curtained,
+                judge.other_frames,
+                judge.false_accepts,
+                judge.readable,
+            ]
+        )
         total += row
         print(
-            f"| {path.name} | {row[0]} | {row[1]} | {row[2]} | {row[3]} | {row[4]} | {100 * cpu_all:.0f}% "
-            f"| {100 * cpu_me:.0f}% | {rate:.1f} |",
+            f"| {path.name} | {row[0]} | {row[1]} | {row[1]}/{row[2]} | {row[3]} | {row[4]} | {row[5]} "
+            f"| {100 * cpu_all:.0f}% | {100 * cpu_me:.0f}% | {rate:.1f} |",
             flush=True,
         )
     share = f" ({100 * total[1] / total[0]:.1f}%)" if total[0] else ""
-    print(f"| **all** | {total[0]} | {total[1]}{share} | {total[2]} | {total[3]} | {total[4]} | | | |")
+    open_share = f" ({100 * total[1] / total[2]:.1f}%)" if total[2] else ""
+    print(
+        f"| **all** | {total[0]} | {total[1]}{share} | {total[1]}/{total[2]}{open_share} | {total[3]} | {total[4]} "
+        f"| {total[5]} | | | |"
+    )
 
 
 if __name__ == "__main__":

@@ -119,3 +119,45 @@ def test_icons_differ_per_state():
     images = {state: icon_image(state).tobytes() for state in (ANONYMIZING, PAUSED, CURTAIN, NO_CAMERA)}
     assert len(set(images.values())) == 4
     assert icon_image(PAUSED).getpixel((32, 6))[:3] != icon_image(ANONYMIZING).getpixel((32, 6))[:3]
+
+
+def test_hide_everyone_but_me_items(sample_path, tmp_path, recording_backend, pystray, monkeypatch):
+    """The mode radio switches and is saved; "Keep my face visible…" on a camera showing two people is
+    refused with the reason in the menu and leaves the mode as it was; "Forget my face" is offered only
+    when a face is enrolled."""
+    from vcam.app import tray
+    from vcam.app.tray import TrayMenu
+    from vcam.identity.recognizer import EMBEDDING_SIZE
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    monkeypatch.setattr(tray, "ENROL_SECONDS", 1.5)
+    service, _ = make_service(sample_path, tmp_path)
+    menu = TrayMenu(pystray, service, Autostart(platform="linux", command=["/opt/vcam"]), on_quit=lambda: None)
+    service.start()
+    try:
+        assert service.anonymizer.wait_ready(30)
+        assert menu.find("Hide everyone").checked and not menu.find("Hide everyone but me").checked
+        assert not menu.find("Forget my face").enabled
+        menu.find("Hide everyone but me")(None)
+        assert service.controls.snapshot().mode == "all-but-me"
+        assert "no face enrolled: everyone hidden" in service.status_line()
+        assert 'mode = "all-but-me"' in (tmp_path / "config.toml").read_text()
+        menu.find("Hide everyone")(None)
+
+        menu.find("Keep my face visible…")(None)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (service.enrolling or not service.identity_note):
+            time.sleep(0.1)
+        note = menu.build().items[1]
+        assert note.visible and "2 faces (be alone in the picture)" in note.text
+        assert service.controls.snapshot().mode == "everyone" and not service.store.exists()
+
+        import numpy as np
+
+        service.store.save(np.eye(EMBEDDING_SIZE, dtype=np.float32)[:1])
+        assert menu.find("Forget my face").enabled
+        menu.find("Forget my face")(None)
+        assert not service.store.exists() and "forgotten" in service.identity_note
+    finally:
+        service.stop()

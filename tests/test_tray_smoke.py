@@ -125,6 +125,10 @@ def test_tray_docks_and_its_menu_drives_the_pipeline(xserver, tmp_path):
         _wait(lambda: "style = pixelate" in _ctl(env, "status"), 10, "the style change")
         choose("Down", "Return")
         _wait(lambda: "enabled = True" in _ctl(env, "status"), 10, "anonymization to resume")
+        # "Hide everyone but me" (sixth sensitive item: the demo has no Camera menu; separators are skipped).
+        choose(*["Down"] * 6, "Return")
+        _wait(lambda: "mode = all-but-me" in _ctl(env, "status"), 10, "the mode change")
+        assert "no face enrolled: everyone hidden" in _ctl(env, "status")
         # Quit is the last item.
         choose("Up", "Return")
         quit_at = time.monotonic()

@@ -145,6 +145,14 @@ class TrayMenu:
                 checked=lambda *_: self.controls.snapshot().enabled,
                 default=not self.has_menu,
             ),
+            item("Intensity", self._radio("intensity", INTENSITIES)),
+            item("Style", self._radio("style", STYLES)),
+            item("Detection range", self._radio("detection_range", RANGES)),
+        ]
+        if self.camera_menu:
+            entries.append(item("Camera", self._cameras()))
+        entries += [
+            sep,
             item("Hide everyone", self._set(mode="everyone"), checked=self._is("mode", "everyone"), radio=True),
             item(
                 "Hide everyone but me",
@@ -159,13 +167,6 @@ class TrayMenu:
             ),
             item("Forget my face", lambda *_: self.service.forget(), enabled=lambda *_: self.service.store.exists()),
             sep,
-            item("Intensity", self._radio("intensity", INTENSITIES)),
-            item("Style", self._radio("style", STYLES)),
-            item("Detection range", self._radio("detection_range", RANGES)),
-        ]
-        if self.camera_menu:
-            entries.append(item("Camera", self._cameras()))
-        entries += [
             item(
                 "Show preview",
                 lambda *_: self.controls.update(preview=not self.controls.snapshot().preview),

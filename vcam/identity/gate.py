@@ -10,8 +10,8 @@ A face is shown only while all of these hold, checked on every frame:
 Everything else stays hidden. A new scene, a camera change or a new enrolment forgets every check.
 
 Checks cost ~150 ms per face here (dlib-bin has no BLAS), so they run per track, not per frame: a
-track that is shown every `recheck_s`, one in doubt every `doubt_recheck_s`, one clearly someone else
-every `other_recheck_s`. Live,
+track that is shown every `recheck_s`, one that was shown and is now in doubt every `doubt_recheck_s`,
+one clearly someone else every `other_recheck_s`. Live,
 they run on their own thread and a slow check simply lets the match go stale (hidden); in files and
 images they run in line, on the file's clock.
 """
@@ -34,10 +34,12 @@ class IdentitySettings:
     """Hide everyone but the enrolled user (files: `vcam anonymize --show-enrolled`; live: the mode)."""
     enrolled: tuple[tuple[float, ...], ...] = ()
     """The enrolled embeddings (a tuple, so the settings stay hashable and picklable for workers)."""
-    threshold: float = 0.47
-    """Largest distance that counts as the user. Measured with the eval clips' reference boxes
-    (docs/EVALUATION.md, "Show me"): the man's own faces at most 0.479 from his enrolment (p90 0.416),
-    every other person's face (912 face-frames, 8 clips) at least 0.511."""
+    threshold: float = 0.45
+    """Largest distance that counts as the user. Measured on the eval clips' reference faces >= 40 px
+    (docs/EVALUATION.md, "Show me"; `python -m vcam.evaluation.show_me --distances`): the man's own faces
+    at most 0.490 from his enrolment (p90 0.381), 869 faces of other people at least 0.502 (p5 0.584).
+    0.42, 0.45 and 0.52 all showed nobody else; 0.45 kept him visible as often as 0.52 (97.5% of his
+    face-frames, 0.42: 92.4%) and leaves the widest margin to the nearest stranger that does."""
     recheck_s: float = 0.5
     """A track that may be shown is checked again this often; one check costs ~150 ms of one core."""
     fresh_s: float = 0.8
@@ -46,12 +48,13 @@ class IdentitySettings:
     """A track found to be someone else (`other_from` or farther) is checked again this often; one nearer
     (a head turned or tilted away from the enrolled poses) every `recheck_s`. It stays hidden meanwhile."""
     doubt_recheck_s: float = 0.2
-    """A track between `threshold` and `other_from` (the user's head turned or tilted past the enrolled
-    poses, or someone alike) is checked again this soon: the man tilting his head scored 0.54, then 0.36
-    half a second later, hidden all the while."""
+    """A track that matched before and now scores between `threshold` and `other_from` (the user's head
+    turned or tilted past the enrolled poses) is checked again this soon: the man tilting his head scored
+    0.54, then 0.36 half a second later, hidden all the while. A track that never matched is checked
+    every `recheck_s` in that band (a stranger alike must not cost five checks a second)."""
     other_from: float = 0.6
-    """Distance from which a face is taken as someone else: other people measured 0.511-0.95 (p5 0.579,
-    median 0.739); the man tilting his head scored up to 0.54."""
+    """Distance from which a face is taken as someone else: other people measured from 0.502 (p5 0.584,
+    median 0.710); the man tilting his head scored up to 0.54."""
     min_face_px: float = 40.0
     """Smaller faces are never shown: dlib's chip is 150 px, and a face under 40 px is upscaled 4x or more."""
     max_jump: float = 0.5
@@ -88,6 +91,7 @@ class IdentityGate:
         self._cond = threading.Condition()
         self._enrolled = _as_embeddings(settings.enrolled)
         self._checks: dict[int, _Check] = {}
+        self._matched_once: set[int] = set()
         self._asked: dict[int, float] = {}
         self._epoch = 0
         self._scene: object = None
@@ -124,6 +128,10 @@ class IdentityGate:
                 return set()
             candidates = [f for f in faces if self._recognizable(f, frame)]
             due = [f for f in candidates if self._due(f, frame.t)]
+            if due and self._background and self._job is not None:
+                # A job never taken is replaced by this frame's: its tracks are asked again with this frame.
+                pending = {track_id for track_id, _ in self._job[3]} - {f.track_id for f in due}
+                due += [f for f in candidates if f.track_id in pending]
             for face in due:
                 self._asked[face.track_id] = frame.t
             epoch = self._epoch
@@ -161,13 +169,16 @@ class IdentityGate:
         asked = self._asked.get(face.track_id)
         if asked is None or t < asked:
             return True
-        return t - asked >= self._interval(self._checks.get(face.track_id))
+        return t - asked >= self._interval(face.track_id)
 
-    def _interval(self, check: _Check | None) -> float:
+    def _interval(self, track_id: int) -> float:
         s = self.settings
+        check = self._checks.get(track_id)
         if check is None or check.distance <= s.threshold:
             return s.recheck_s
-        return s.doubt_recheck_s if check.distance < s.other_from else s.other_recheck_s
+        if check.distance >= s.other_from:
+            return s.other_recheck_s
+        return s.doubt_recheck_s if track_id in self._matched_once else s.recheck_s
 
     def _matches(self, face: Face, t: float) -> bool:
         check = self._checks.get(face.track_id)
@@ -184,33 +195,50 @@ class IdentityGate:
         """Caller holds the lock."""
         self._epoch += 1
         self._checks.clear()
+        self._matched_once.clear()
         self._asked.clear()
         self._job = None
 
     # -- checking -----------------------------------------------------------------------
     def _check(self, epoch: int, t: float, image: np.ndarray, faces: list[tuple[int, Box]]) -> None:
-        """Embed `faces` and record how far each is from the enrolment; a failure records nothing, so
-        those tracks stay hidden (and are asked again at their next turn)."""
-        try:
-            if self._recognizer is None:
-                self._recognizer = self._factory()
-            embeddings = self._recognizer.embed(image, [box for _, box in faces])
-            with self._cond:
-                enrolled = self._enrolled
-            found = distances(embeddings, enrolled)
-        except Exception as exc:  # noqa: BLE001 - a failing recognizer hides, never crashes or shows
-            with self._cond:
-                self.error = f"{type(exc).__name__}: {exc}"
-            return
+        """Embed `faces` one by one, most likely the user first, and record each distance as soon as it is
+        known (a check costs ~150 ms: the user's new track should not wait for a stranger's). A failure
+        records nothing, so that track stays hidden and is asked again at its next turn."""
         with self._cond:
-            if epoch != self._epoch:
-                return  # a cut or a new enrolment came in between: this says nothing any more
-            self.error = None
-            self.checks += len(faces)
-            for (track_id, box), distance in zip(faces, found, strict=True):
-                self._checks[track_id] = _Check(t, box, float(distance))
+            faces = sorted(faces, key=lambda f: self._priority(f[0]))
+        for track_id, box in faces:
+            try:
+                if self._recognizer is None:
+                    self._recognizer = self._factory()
+                embedding = self._recognizer.embed(image, [box])
+                with self._cond:
+                    enrolled = self._enrolled
+                distance = float(distances(embedding, enrolled)[0])
+            except Exception as exc:  # noqa: BLE001 - a failing recognizer hides, never crashes or shows
+                with self._cond:
+                    self.error = f"{type(exc).__name__}: {exc}"
+                continue
+            with self._cond:
+                if epoch != self._epoch:
+                    return  # a cut or a new enrolment came in between: this says nothing any more
+                self.error = None
+                self.checks += 1
+                self._checks[track_id] = _Check(t, box, distance)
+                if distance <= self.settings.threshold:
+                    self._matched_once.add(track_id)
+
+    def _priority(self, track_id: int) -> int:
+        """0: shown before (or in doubt after a match), 1: never checked, 2: someone else (caller holds the lock)."""
+        if track_id in self._matched_once:
+            return 0
+        return 1 if track_id not in self._checks else 2
 
     def _work(self) -> None:
+        try:  # load the models now, not on the first face (~1 s here: every face hidden meanwhile)
+            self._recognizer = self._factory()
+        except Exception as exc:  # noqa: BLE001 - reported; each check tries again
+            with self._cond:
+                self.error = f"{type(exc).__name__}: {exc}"
         while True:
             with self._cond:
                 while self._job is None and not self._closed:
