@@ -1,4 +1,4 @@
-""" "Hide everyone but me" live: the eval set's man enrolled, every video_gt clip replayed at its own fps.
+"""Hide everyone but me, live: the eval set's man enrolled, every video_gt clip replayed at its own fps.
 
     PYTHONPATH=. python bench/live_show_me.py --eval-dir ../shared/eval --loops 2
 
@@ -16,16 +16,17 @@ import queue
 import resource
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from clips import ScaledLoop, scaled_boxes
 from faults import CHANGED, CURTAIN_SHARE
 
 from vcam.evaluation.evaluate import video_cases
-from vcam.evaluation.metrics import detail_correlation
-from vcam.evaluation.show_me import UNTOUCHED, enrol, is_user
+from vcam.evaluation.show_me import ClipScore, enrol
 from vcam.frames import Frame
 from vcam.identity.gate import IdentitySettings
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
@@ -36,20 +37,17 @@ from vcam.pipeline.sinks import NullSink
 
 @dataclass
 class Judge:
-    """Scores published frames on a thread of its own (off the pipeline's hot path)."""
+    """Scores published frames on a thread of its own (off the pipeline's hot path), as show_me scores files."""
 
-    clip: str
+    score: ClipScore
     width: int
-    boxes_for: object
-    user_frames: int = 0
-    user_visible: int = 0
-    other_frames: int = 0
-    false_accepts: int = 0
-    readable: int = 0
+    boxes_for: Callable[[Frame], list[list[float]]]
     skipped: int = 0
     curtains: int = 0
     """Frames published as the privacy curtain (start-up, a late sweep): nothing of anyone shows."""
     user_curtained: int = 0
+    shown: dict[int, list] = field(default_factory=dict)
+    """Per frame index, the boxes the gate left visible (recorded as the pipeline decides them)."""
     _queue: queue.Queue = field(default_factory=lambda: queue.Queue(maxsize=64))
 
     def __post_init__(self) -> None:
@@ -66,20 +64,14 @@ class Judge:
     def _work(self) -> None:
         while (item := self._queue.get()) is not None:
             image, frame = item
-            change = np.abs(image.astype(np.int16) - frame.image.astype(np.int16))
-            curtained = float((change.max(axis=2) > CHANGED).mean()) > CURTAIN_SHARE
+            changed = cv2.absdiff(image, frame.image).max(axis=2) > CHANGED
+            curtained = float(changed.mean()) > CURTAIN_SHARE
             self.curtains += curtained
-            for box in self.boxes_for(frame):
-                x, y, w, h = (int(round(v)) for v in box)
-                untouched = float(change[max(0, y) : y + h, max(0, x) : x + w].mean()) < UNTOUCHED
-                if is_user(self.clip, box, self.width):
-                    self.user_frames += 1
-                    self.user_visible += untouched
-                    self.user_curtained += curtained
-                else:
-                    self.other_frames += 1
-                    self.false_accepts += untouched
-                    self.readable += detail_correlation(frame.image, image, box) >= 0.5
+            before = self.score.user_frames
+            shown = self.shown.get(frame.index, [])
+            self.score.judge(frame.image, image, self.boxes_for(frame), self.width, shown)
+            if curtained:
+                self.user_curtained += self.score.user_frames - before
 
     def close(self) -> None:
         self._queue.put(None)
@@ -88,12 +80,14 @@ class Judge:
 
 def replay(path: Path, gt: dict, settings: AnonymizerSettings, mode: str, loops: int) -> tuple[Judge, float, float]:
     size = (gt["width"], gt["height"])
-    judge = Judge(path.name, size[0], scaled_boxes(path, gt, size))
+    judge = Judge(ClipScore(path.name), size[0], scaled_boxes(path, gt, size))
     source = ScaledLoop(path, size)
     seconds = loops * gt["frames"] / source.fps
     with Anonymizer(settings) as anon:
         anon.wait_ready(60)
         controls = LiveControls(ControlState(mode=mode))
+        if mode == "all-but-me":
+            record_shown(anon, judge.shown)
         pipe = LivePipeline(lambda: source, NullSink(), anon, controls, on_output=judge)
         threading.Timer(seconds, pipe.stop).start()
         cpu0, wall0 = _cpu(), time.monotonic()
@@ -102,6 +96,21 @@ def replay(path: Path, gt: dict, settings: AnonymizerSettings, mode: str, loops:
         checks = anon.identity_gate().checks if mode == "all-but-me" else 0
     judge.close()
     return judge, cpu, checks / seconds
+
+
+def record_shown(anon: Anonymizer, into: dict[int, list]) -> None:
+    """Wrap the gate's decision so the judge knows which faces it showed (a miss of the detectors leaves
+    a face untouched too, and is not the gate's doing)."""
+    gate = anon.identity_gate()
+    decide = gate.shown
+
+    def shown(frame: Frame, faces: list, scene: object) -> set[int]:
+        keep = decide(frame, faces, scene)
+        if keep:
+            into[frame.index] = [f.box for f in faces if f.track_id in keep]
+        return keep
+
+    gate.shown = shown  # type: ignore[method-assign]
 
 
 def _cpu() -> float:
@@ -120,27 +129,29 @@ def main() -> None:
     settings = AnonymizerSettings(two_tiers=True, identity=identity)
     print(f"live, each clip {args.loops}x at its own size and fps; the man enrolled ({len(embeddings)} poses)\n")
     print(
-        "| clip | his face-frames | visible | of those not curtained | others' face-frames | shown | readable "
-        "| CPU everyone | CPU but me | checks/s |"
+        "| clip | his face-frames | visible | of those not curtained | others' face-frames | shown by the gate "
+        "| untouched | readable | CPU everyone | CPU but me | checks/s |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    total = np.zeros(6, int)
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    total = np.zeros(7, int)
     for path, gt in video_cases(args.eval_dir, only=args.videos.split(",") if args.videos else None):
-        _, cpu_all, _ = replay(path, gt, replace(settings), "everyone", args.loops)
+        _, cpu_all, _ = replay(path, gt, settings, "everyone", args.loops)
         judge, cpu_me, rate = replay(path, gt, settings, "all-but-me", args.loops)
+        sc = judge.score
         row = np.array(
             [
-                judge.user_frames,
-                judge.user_visible,
-                judge.user_frames - judge.user_curtained,
-                judge.other_frames,
-                judge.false_accepts,
-                judge.readable,
+                sc.user_frames,
+                sc.user_visible,
+                sc.user_frames - judge.user_curtained,
+                sc.other_frames,
+                sc.false_accepts,
+                sc.others_untouched,
+                sc.others_readable,
             ]
         )
         total += row
         print(
-            f"| {path.name} | {row[0]} | {row[1]} | {row[1]}/{row[2]} | {row[3]} | {row[4]} | {row[5]} "
+            f"| {path.name} | {row[0]} | {row[1]} | {row[1]}/{row[2]} | {row[3]} | {row[4]} | {row[5]} | {row[6]} "
             f"| {100 * cpu_all:.0f}% | {100 * cpu_me:.0f}% | {rate:.1f} |",
             flush=True,
         )
@@ -148,7 +159,7 @@ def main() -> None:
     open_share = f" ({100 * total[1] / total[2]:.1f}%)" if total[2] else ""
     print(
         f"| **all** | {total[0]} | {total[1]}{share} | {total[1]}/{total[2]}{open_share} | {total[3]} | {total[4]} "
-        f"| {total[5]} | | | |"
+        f"| {total[5]} | {total[6]} | | | |"
     )
 
 

@@ -34,7 +34,7 @@ def list_cameras(sys_root: Path = Path("/sys/class/video4linux")) -> list[tuple[
 
 
 def _recognizer_check() -> Check:
-    """ "Hide everyone but me" needs dlib; without it that mode hides everyone (fail closed)."""
+    """The mode "hide everyone but me" needs dlib; without it that mode hides everyone (fail closed)."""
     try:
         import dlib
     except ImportError:

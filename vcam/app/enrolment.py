@@ -12,8 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vcam.app import control
-from vcam.identity.enrol import Enroller, EnrolSettings, save_enrolment
-from vcam.identity.recognizer import RecognizerUnavailable
+from vcam.identity.enrol import EnrolSettings, open_enroller, save_enrolment
 from vcam.identity.store import EnrolmentStore, StoreError
 from vcam.pipeline.sources import SourceError, open_source, sample_frames
 
@@ -47,7 +46,7 @@ def enrolled_embeddings(store: EnrolmentStore, say: Callable[[str], None]) -> tu
 
 def cmd_enroll(args: argparse.Namespace, camera: str, say: Callable[[str], None]) -> int:
     store = EnrolmentStore.default()
-    if args.seconds <= 0 or args.seconds > 120:
+    if not 1 <= args.seconds <= 120:
         raise ValueError(f"--seconds must be from 1 to 120 (got {args.seconds})")
     if not args.files:
         try:  # a running camera owns the webcam: it enrols from its own frames
@@ -61,23 +60,18 @@ def cmd_enroll(args: argparse.Namespace, camera: str, say: Callable[[str], None]
                 raise
     settings = EnrolSettings()
     try:
-        enroller = Enroller(settings)
-    except RecognizerUnavailable as exc:
-        raise ValueError(str(exc)) from exc
-    try:
-        if args.files:
-            result = enroller.run(sample_frames(list(args.files), settings.every_s))
-        else:
-            source = open_source(args.camera or camera)
-            say(f"look at the camera and turn your head slowly for {args.seconds:.0f} s")
-            try:
-                result = enroller.run_live(source.read, args.seconds)
-            finally:
-                source.close()
+        with open_enroller(settings) as enroller:
+            if args.files:
+                result = enroller.run(sample_frames(list(args.files), settings.every_s))
+            else:
+                source = open_source(args.camera or camera)
+                say(f"look at the camera and turn your head slowly for {args.seconds:.0f} s")
+                try:
+                    result = enroller.run_live(source.read, args.seconds)
+                finally:
+                    source.close()
     except SourceError as exc:
         raise ValueError(str(exc)) from exc
-    finally:
-        enroller.close()
     for where, why in result.refused[:5]:
         say(f"  refused {where}: {why}")
     print(save_enrolment(result, settings, store))

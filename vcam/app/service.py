@@ -18,8 +18,8 @@ import numpy as np
 
 from vcam.app import config
 from vcam.app.preview import PreviewWindow
-from vcam.identity.enrol import Enroller, EnrolSettings, save_enrolment
-from vcam.identity.recognizer import EMBEDDING_SIZE, RecognizerUnavailable
+from vcam.identity.enrol import EnrolSettings, open_enroller, save_enrolment
+from vcam.identity.recognizer import EMBEDDING_SIZE
 from vcam.identity.store import EnrolmentStore
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import ControlState, LiveControls
@@ -224,14 +224,8 @@ class CameraService:
             self._notify()
             try:
                 settings = EnrolSettings()
-                try:
-                    enroller = Enroller(settings)
-                except RecognizerUnavailable as exc:
-                    raise ValueError(str(exc)) from exc
-                try:
+                with open_enroller(settings) as enroller:
                     result = enroller.run_live(self.pipeline.newest_frame, seconds, stop=lambda: not self.running)
-                finally:
-                    enroller.close()
                 line = save_enrolment(result, settings, self.store)
                 self.anonymizer.identity_gate().set_enrolled(result.embeddings)
                 self.identity_note = line

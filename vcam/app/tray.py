@@ -111,8 +111,8 @@ class TrayMenu:
             self.autostart_error = f"start at login failed: {exc}"
 
     def enrol(self, *_: object) -> None:
-        """ "Keep my face visible…": enrol from the camera on a thread of its own (the menu stays live), then
-        switch to "Hide everyone but me". The outcome shows in the status line."""
+        """The item "Keep my face visible…": enrol from the camera on a thread of its own (the menu stays
+        live), then switch to "Hide everyone but me". The outcome shows in the menu."""
 
         def work() -> None:
             try:

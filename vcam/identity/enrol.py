@@ -7,7 +7,8 @@ with the reason (the user sees which and why). Only embeddings leave this module
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from vcam.detection.scan import Scanner, ScanSettings
 from vcam.detection.track import count_people
 from vcam.frames import Face, Frame
-from vcam.identity.recognizer import EMBEDDING_SIZE, Recognizer
+from vcam.identity.recognizer import EMBEDDING_SIZE, Recognizer, RecognizerUnavailable
 from vcam.identity.store import EnrolmentStore
 
 
@@ -96,6 +97,20 @@ class Enroller:
 
     def close(self) -> None:
         self._scanner.close()
+
+
+@contextmanager
+def open_enroller(settings: EnrolSettings) -> Iterator[Enroller]:
+    """An Enroller, closed after use; ValueError with the reason in one line when no recognizer can run
+    (dlib missing, a model damaged), which the CLI and the tray show as they are."""
+    try:
+        enroller = Enroller(settings)
+    except RecognizerUnavailable as exc:
+        raise ValueError(str(exc)) from exc
+    try:
+        yield enroller
+    finally:
+        enroller.close()
 
 
 def save_enrolment(result: EnrolResult, settings: EnrolSettings, store: EnrolmentStore) -> str:

@@ -1,4 +1,4 @@
-""" "Hide everyone but me": which tracked faces may be shown, failing closed.
+"""Which tracked face may be shown in "hide everyone but me", failing closed.
 
 A face is shown only while all of these hold, checked on every frame:
 - someone is enrolled and the recognizer works;
