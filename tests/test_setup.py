@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from vcam import assets
 from vcam.app import setup
 from vcam.pipeline.sinks import CARD_LABEL
 
@@ -138,4 +139,6 @@ def test_pipx_install_gives_a_working_vcam_with_its_models(tmp_path):
         [str(home / "bin" / "vcam"), "doctor"], env=env, capture_output=True, text=True, timeout=120
     )
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    assert doctor.stdout.count("sha256 ok") == 3 and str(home) in doctor.stdout
+    # Every bundled model, inside the installed package (BlazeFace x2, CenterFace, dlib's two).
+    assert doctor.stdout.count("sha256 ok") == len(assets.MODEL_SHA256) == 5 and str(home) in doctor.stdout
+    assert "[ok] face recognition (hide everyone but me): dlib" in doctor.stdout
