@@ -11,9 +11,8 @@ Everything else stays hidden. A new scene, a camera change or a new enrolment fo
 
 Checks cost ~150 ms per face here (dlib-bin has no BLAS), so they run per track, not per frame: a
 track that is shown every `recheck_s`, one that was shown and is now in doubt every `doubt_recheck_s`,
-one clearly someone else every `other_recheck_s`. Live,
-they run on their own thread and a slow check simply lets the match go stale (hidden); in files and
-images they run in line, on the file's clock.
+one clearly someone else every `other_recheck_s`. Live, they run on their own thread and a slow check
+simply lets the match go stale (hidden); in files and images they run in line, on the file's clock.
 """
 
 from __future__ import annotations
@@ -37,7 +36,7 @@ class IdentitySettings:
     threshold: float = 0.45
     """Largest distance that counts as the user. Measured on the eval clips' reference faces >= 40 px
     (docs/EVALUATION.md, "Show me"; `python -m vcam.evaluation.show_me --distances`): the man's own faces
-    at most 0.490 from his enrolment (p90 0.381), 869 faces of other people at least 0.502 (p5 0.584).
+    at most 0.490 from his enrolment (p90 0.381), 948 faces of other people at least 0.502 (p5 0.584).
     0.42, 0.45 and 0.52 all showed nobody else; 0.45 kept him visible as often as 0.52 (97.5% of his
     face-frames, 0.42: 92.4%) and leaves the widest margin to the nearest stranger that does."""
     recheck_s: float = 0.5
@@ -69,9 +68,6 @@ class _Check:
     t: float
     box: Box
     distance: float
-
-
-Recognize = Callable[[np.ndarray, list[Box]], np.ndarray]
 
 
 class IdentityGate:
