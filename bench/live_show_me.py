@@ -28,7 +28,7 @@ from faults import CHANGED, CURTAIN_SHARE
 from vcam.evaluation.evaluate import video_cases
 from vcam.evaluation.show_me import ClipScore, enrol
 from vcam.frames import Frame
-from vcam.identity.gate import IdentitySettings
+from vcam.identity.gate import IdentitySettings, frozen
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import ControlState, LiveControls
 from vcam.pipeline.live import LivePipeline
@@ -125,7 +125,7 @@ def main() -> None:
     p.add_argument("--videos", help="comma list of clip name parts (default: every clip of video_gt.json)")
     args = p.parse_args()
     embeddings = enrol(args.eval_dir)
-    identity = IdentitySettings(enrolled=tuple(tuple(float(v) for v in row) for row in embeddings))
+    identity = IdentitySettings(enrolled=frozen(embeddings))
     settings = AnonymizerSettings(two_tiers=True, identity=identity)
     print(f"live, each clip {args.loops}x at its own size and fps; the man enrolled ({len(embeddings)} poses)\n")
     print(

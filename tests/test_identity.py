@@ -23,7 +23,7 @@ from vcam.app.service import CameraService, SourceSpec
 from vcam.evaluation.metrics import detail_correlation
 from vcam.frames import Face, Frame
 from vcam.identity.enrol import EnrolResult, EnrolSettings, refusal, save_enrolment, spread
-from vcam.identity.gate import IdentityGate, IdentitySettings
+from vcam.identity.gate import IdentityGate, IdentitySettings, frozen
 from vcam.identity.recognizer import EMBEDDING_SIZE, Recognizer
 from vcam.identity.store import EnrolmentStore, StoreError
 from vcam.pipeline.anonymizer import AnonymizerSettings
@@ -296,9 +296,7 @@ def test_live_mode_switches_and_forgetting_hides_at_once(sample_path, tmp_path, 
     original = cv2.imread(str(path))
     h, w = original.shape[:2]
     store = write_enrolment(tmp_path / "data", still_enrolment)
-    settings = AnonymizerSettings(
-        two_tiers=True, identity=IdentitySettings(enrolled=tuple(tuple(map(float, r)) for r in still_enrolment))
-    )
+    settings = AnonymizerSettings(two_tiers=True, identity=IdentitySettings(enrolled=frozen(still_enrolment)))
     service = CameraService(
         LiveControls(ControlState()),
         SourceSpec(file=path, fps=15),
@@ -372,7 +370,7 @@ def test_a_camera_change_forgets_the_verification(sample_path, still_enrolment):
     image = cv2.imread(str(sample_path / STILL))
     settings = AnonymizerSettings(
         two_tiers=True,  # checks on their own thread, as live
-        identity=IdentitySettings(enrolled=tuple(tuple(map(float, r)) for r in still_enrolment)),
+        identity=IdentitySettings(enrolled=frozen(still_enrolment)),
     )
     with Anonymizer(settings) as anon:
         assert anon.wait_ready(30)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from vcam.app import control
 from vcam.identity.enrol import EnrolSettings, open_enroller, save_enrolment
+from vcam.identity.gate import frozen
 from vcam.identity.store import EnrolmentStore, StoreError
 from vcam.pipeline.sources import SourceError, open_source, sample_frames
 
@@ -38,7 +39,7 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
 def enrolled_embeddings(store: EnrolmentStore, say: Callable[[str], None]) -> tuple[tuple[float, ...], ...]:
     """The stored enrolment for the anonymizer's settings; a damaged file is reported and means nobody."""
     try:
-        return tuple(tuple(float(v) for v in row) for row in store.load())
+        return frozen(store.load())
     except StoreError as exc:
         say(f"warning: {exc}; everyone is hidden in 'all-but-me' mode")
         return ()

@@ -227,7 +227,7 @@ class CameraService:
                 with open_enroller(settings) as enroller:
                     result = enroller.run_live(self.pipeline.newest_frame, seconds, stop=lambda: not self.running)
                 line = save_enrolment(result, settings, self.store)
-                self.anonymizer.identity_gate().set_enrolled(result.embeddings)
+                self.anonymizer.set_enrolled(result.embeddings)
                 self.identity_note = line
                 return line
             except ValueError as exc:
@@ -240,7 +240,7 @@ class CameraService:
     def forget(self) -> str:
         """Delete the enrolment and stop showing anyone at once."""
         removed = self.store.forget()
-        self.anonymizer.identity_gate().set_enrolled(np.zeros((0, EMBEDDING_SIZE), np.float32))
+        self.anonymizer.set_enrolled(np.zeros((0, EMBEDDING_SIZE), np.float32))
         self.identity_note = "your face is forgotten" if removed else "no face was enrolled"
         self._notify()
         return self.identity_note

@@ -26,7 +26,7 @@ from vcam.evaluation.evaluate import frame_boxes, video_cases
 from vcam.evaluation.metrics import detail_correlation
 from vcam.frames import Box, intersection
 from vcam.identity.enrol import EnrolSettings, open_enroller
-from vcam.identity.gate import IdentitySettings
+from vcam.identity.gate import IdentitySettings, frozen
 from vcam.identity.recognizer import Recognizer, distances
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import FILE_SWEEP_S, AnonymizerSettings
@@ -124,7 +124,7 @@ def run(eval_dir: Path, only: list[str] | None = None, identity: IdentitySetting
     identity = replace(
         identity or IdentitySettings(),
         show_enrolled=True,
-        enrolled=tuple(tuple(float(v) for v in row) for row in embeddings),
+        enrolled=frozen(embeddings),
     )
     settings = AnonymizerSettings(file_sweep_s=FILE_SWEEP_S, hang_after_s=600.0, identity=identity)
     report = ShowMeReport(len(embeddings))

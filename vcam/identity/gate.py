@@ -63,6 +63,11 @@ class IdentitySettings:
     """Another face whose box, grown by this, touches this one's grown box makes both stay hidden."""
 
 
+def frozen(embeddings: np.ndarray) -> tuple[tuple[float, ...], ...]:
+    """Embeddings as `IdentitySettings.enrolled` keeps them: hashable, picklable for worker processes."""
+    return tuple(tuple(float(v) for v in row) for row in np.asarray(embeddings, np.float32))
+
+
 @dataclass(frozen=True, slots=True)
 class _Check:
     t: float

@@ -29,7 +29,7 @@ from vcam import native_memory
 from vcam.detection.scan import Scanner, ScanSettings, Tier
 from vcam.detection.track import Tracker, TrackerSettings
 from vcam.frames import Face, Frame
-from vcam.identity.gate import IdentityGate, IdentitySettings
+from vcam.identity.gate import IdentityGate, IdentitySettings, frozen
 from vcam.pipeline import effects
 from vcam.pipeline.curtain import curtain
 
@@ -413,6 +413,16 @@ class Anonymizer:
         if status:
             return Output(curtain(frame.image, status), [], status, detect_s, frame)
         return Output(effects.apply(frame.image, faces, effect), faces, None, detect_s, frame, shown)
+
+    def set_enrolled(self, embeddings: np.ndarray) -> None:
+        """A new enrolment (or none, shape (0, 128)) from the next frame on. A gate not made yet is not made
+        for this: it starts from the settings, which now carry the new enrolment."""
+        with self._cond:
+            identity = replace(self.settings.identity, enrolled=frozen(embeddings))
+            self.settings = replace(self.settings, identity=identity)
+            gate = self._gate
+        if gate is not None:
+            gate.set_enrolled(embeddings)
 
     def identity_gate(self) -> IdentityGate:
         """The "hide everyone but me" gate, made on first use: live (a budget, two tiers) its checks run on
