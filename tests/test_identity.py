@@ -385,3 +385,45 @@ def test_a_camera_change_forgets_the_verification(sample_path, still_enrolment):
         out = anon.process(Frame(image, index / 15, index), EffectSettings(), show_enrolled=True)
         assert out.curtain is None, "a published frame, not the curtain"
         assert out.shown == () and detail_correlation(image, out.image, MAN) < 0.5
+
+
+def test_enrol_through_the_running_camera_then_show_only_him(sample_path, tmp_path, recording_backend):
+    """`vcam enroll` while a camera runs goes through it: the man alone in the picture (the shipped still's
+    right half) is enrolled from its own frames, only numbers are stored, and "all-but-me" then shows him."""
+    still = cv2.imread(str(sample_path / STILL))
+    alone = np.ascontiguousarray(still[:, 240:])  # the man only; the woman sits left of x = 100
+    path = tmp_path / "man.png"
+    cv2.imwrite(str(path), alone)
+    box = (MAN[0] - 240, *MAN[1:])
+    h, w = alone.shape[:2]
+    store = EnrolmentStore(tmp_path / "data" / "vcam" / "enrolled-face.json")
+    service = CameraService(
+        LiveControls(ControlState()),
+        SourceSpec(file=path, fps=15),
+        VirtualCameraSink(w, h, 15, backend="recording"),
+        AnonymizerSettings(two_tiers=True),
+        fps=15,
+        config_file=tmp_path / "config.toml",
+        store=store,
+    )
+    folder = tmp_path / "run"
+    folder.mkdir(mode=0o700)
+    endpoint = control.Endpoint(folder)
+    server = control.ControlServer(endpoint, service.handle)
+    service.start()
+    try:
+        assert service.anonymizer.wait_ready(30)
+        assert detail_correlation(alone, newest_after(recording_backend, time.monotonic()), box) < 0.5
+        line = control.request(endpoint, {"cmd": "enroll", "seconds": 2.0}, timeout=90)["line"]
+        assert line.startswith("enrolled:") and store.exists()
+        assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+        assert set(json.loads(store.path.read_text())) == {"format", "model", "embeddings"}
+
+        control.request(endpoint, {"cmd": "set", "key": "mode", "value": "all-but-me"})
+        deadline, visible = time.monotonic() + 15, False
+        while not visible and time.monotonic() < deadline:
+            visible = detail_correlation(alone, newest_after(recording_backend, time.monotonic()), box) > 0.99
+        assert visible, "the man just enrolled is shown"
+    finally:
+        server.close()
+        service.stop()
