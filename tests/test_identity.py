@@ -10,6 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
@@ -289,14 +291,12 @@ def test_enroll_refuses_a_clip_of_two_people_and_stores_nothing(sample_path, tmp
     assert not (tmp_path / "data" / "vcam" / "enrolled-face.json").exists()
 
 
-def test_live_mode_switches_and_forgetting_hides_at_once(sample_path, tmp_path, recording_backend, still_enrolment):
-    """The running camera (two tiers, checks on their own thread): "all-but-me" through the control channel
-    shows the man and hides the woman; `forget` hides him from then on."""
-    path = sample_path / STILL
-    original = cv2.imread(str(path))
-    h, w = original.shape[:2]
-    store = write_enrolment(tmp_path / "data", still_enrolment)
-    settings = AnonymizerSettings(two_tiers=True, identity=IdentitySettings(enrolled=frozen(still_enrolment)))
+@contextmanager
+def running_camera(
+    path: Path, tmp_path: Path, settings: AnonymizerSettings, store: EnrolmentStore
+) -> Iterator[tuple[CameraService, control.Endpoint]]:
+    """A running camera playing `path` into the recording backend, with its control channel, models ready."""
+    h, w = cv2.imread(str(path)).shape[:2]
     service = CameraService(
         LiveControls(ControlState()),
         SourceSpec(file=path, fps=15),
@@ -313,6 +313,20 @@ def test_live_mode_switches_and_forgetting_hides_at_once(sample_path, tmp_path, 
     service.start()
     try:
         assert service.anonymizer.wait_ready(30)
+        yield service, endpoint
+    finally:
+        server.close()
+        service.stop()
+
+
+def test_live_mode_switches_and_forgetting_hides_at_once(sample_path, tmp_path, recording_backend, still_enrolment):
+    """The running camera (two tiers, checks on their own thread): "all-but-me" through the control channel
+    shows the man and hides the woman; `forget` hides him from then on."""
+    path = sample_path / STILL
+    original = cv2.imread(str(path))
+    store = write_enrolment(tmp_path / "data", still_enrolment)
+    settings = AnonymizerSettings(two_tiers=True, identity=IdentitySettings(enrolled=frozen(still_enrolment)))
+    with running_camera(path, tmp_path, settings, store) as (service, endpoint):
         image = newest_after(recording_backend, time.monotonic())
         assert detail_correlation(original, image, MAN) < 0.5, "default mode hides him too"
 
@@ -340,9 +354,6 @@ def test_live_mode_switches_and_forgetting_hides_at_once(sample_path, tmp_path, 
         later = newest_after(recording_backend, t)
         assert detail_correlation(original, later, MAN) < 0.5 and detail_correlation(original, later, WOMAN) < 0.5
         assert "no face enrolled" in service.status_line()
-    finally:
-        server.close()
-        service.stop()
 
 
 # -- the clip measurement of docs/EVALUATION.md, "Show me" --------------------------------------------------
@@ -395,24 +406,8 @@ def test_enrol_through_the_running_camera_then_show_only_him(sample_path, tmp_pa
     path = tmp_path / "man.png"
     cv2.imwrite(str(path), alone)
     box = (MAN[0] - 240, *MAN[1:])
-    h, w = alone.shape[:2]
     store = EnrolmentStore(tmp_path / "data" / "vcam" / "enrolled-face.json")
-    service = CameraService(
-        LiveControls(ControlState()),
-        SourceSpec(file=path, fps=15),
-        VirtualCameraSink(w, h, 15, backend="recording"),
-        AnonymizerSettings(two_tiers=True),
-        fps=15,
-        config_file=tmp_path / "config.toml",
-        store=store,
-    )
-    folder = tmp_path / "run"
-    folder.mkdir(mode=0o700)
-    endpoint = control.Endpoint(folder)
-    server = control.ControlServer(endpoint, service.handle)
-    service.start()
-    try:
-        assert service.anonymizer.wait_ready(30)
+    with running_camera(path, tmp_path, AnonymizerSettings(two_tiers=True), store) as (_service, endpoint):
         assert detail_correlation(alone, newest_after(recording_backend, time.monotonic()), box) < 0.5
         line = control.request(endpoint, {"cmd": "enroll", "seconds": 2.0}, timeout=90)["line"]
         assert line.startswith("enrolled:") and store.exists()
@@ -424,6 +419,3 @@ def test_enrol_through_the_running_camera_then_show_only_him(sample_path, tmp_pa
         while not visible and time.monotonic() < deadline:
             visible = detail_correlation(alone, newest_after(recording_backend, time.monotonic()), box) > 0.99
         assert visible, "the man just enrolled is shown"
-    finally:
-        server.close()
-        service.stop()
