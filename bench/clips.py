@@ -13,10 +13,12 @@ from vcam.pipeline.sources import VideoFileSource
 
 
 class ScaledLoop:
-    """The clip, looping and paced at its fps, resized; Frame.index keeps counting across loops."""
+    """The clip, looping and paced at its fps (or `fps`), resized; Frame.index keeps counting across loops."""
 
-    def __init__(self, path: Path, size: tuple[int, int]) -> None:
+    def __init__(self, path: Path, size: tuple[int, int], fps: float | None = None) -> None:
         self._src = VideoFileSource(path, loop=True, pace=True)
+        if fps:
+            self._src.fps = fps
         self.fps, self.name, self._size = self._src.fps, str(path), size
 
     @property

@@ -41,9 +41,9 @@ WARM_UP_S = 5.0
 """Figures are taken after this long, at steady state (the sweep thread loads its models meanwhile)."""
 
 
-def replay(clip: Path, size: tuple[int, int], name: str, seconds: float) -> dict:
+def replay(clip: Path, size: tuple[int, int], name: str, seconds: float, fps: float | None = None) -> dict:
     """One live replay; returns the figures of one table row plus the raw latencies (for the histogram)."""
-    source = ScaledLoop(clip, size)
+    source = ScaledLoop(clip, size, fps)
     lat: list[float] = []
     det: list[float] = []
     steady = threading.Event()
@@ -97,6 +97,7 @@ def main() -> None:
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--plot", type=Path, help="write a latency histogram (PNG) of every run here")
     p.add_argument("--busy", action="store_true", help="keep one core busy in another process (a call app)")
+    p.add_argument("--fps", type=float, help="play the clip at this rate instead of its own (a webcam's 30)")
     args = p.parse_args()
     if args.busy:
         # A spinning child process: what a call app's encoder does to one of this machine's two cores.
@@ -115,7 +116,7 @@ def main() -> None:
     for scale in args.scale.split(","):
         size = tuple(int(v) for v in scale.split("x"))
         for name in args.configs.split(","):
-            r = replay(args.clip, size, name, args.seconds)
+            r = replay(args.clip, size, name, args.seconds, args.fps)
             runs[f"{scale} {name}"] = r["latencies"]
             print(
                 f"| {scale} | {name} | {r['fps']:.1f} | {r['src']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | "

@@ -29,15 +29,17 @@ class TierScanner:
         self.sweep_open = threading.Event()
         self.sweep_open.set()
         self.sweeps: list[float] = []
+        self.regions: list[list | None] = []
         self.fast_raises = fast_raises or threading.Event()
 
     def warm_up(self) -> None:
         pass
 
-    def scan(self, image, t, tracked, budget_s=None, *, thorough=False, tier="all"):
+    def scan(self, image, t, tracked, budget_s=None, *, thorough=False, tier="all", regions=None):
         if tier == "sweep":
             self.sweep_open.wait(30)
             self.sweeps.append(t)
+            self.regions.append(regions)
         elif self.fast_raises.is_set():
             raise RuntimeError("fast tier failed")
         return ScanResult([], [], 0.0)
@@ -64,7 +66,7 @@ def still() -> np.ndarray:
     return np.full((360, 640, 3), 120, np.uint8)
 
 
-def test_no_frame_is_published_once_the_last_sweep_is_older_than_its_limit():
+def test_no_frame_is_published_once_a_still_scenes_last_sweep_is_older_than_its_limit():
     scanner = TierScanner()
     s = settings()
     with Anonymizer(s, scanner_factory=lambda _: scanner) as anon:
@@ -72,30 +74,57 @@ def test_no_frame_is_published_once_the_last_sweep_is_older_than_its_limit():
         outs = play(anon, still(), 0, 10)
         assert outs[-1].curtain is None, "swept and checked: published"
         scanner.sweep_open.clear()  # the sweep hangs from here on
-        outs = play(anon, still(), 10, 40)
+        outs = play(anon, still(), 10, 50)
     swept = max(scanner.sweeps)
     for i, out in enumerate(outs, start=10):
-        too_old = i / 30 - swept > s.sweep_limit_s
+        too_old = i / 30 - swept > s.sweeps.still_limit_s
         assert (out.curtain == STATUS_SLOW) if too_old else out.curtain is None, (i, out.curtain)
     assert any(out.curtain for out in outs), "the limit was reached in this test"
 
 
-def test_a_still_scene_is_swept_at_its_interval_and_motion_sweeps_sooner():
+def test_a_change_left_unswept_longer_than_its_limit_is_curtained():
+    """The picture moves while the sweep hangs: frames go out until the change is `limit_s` old, not later."""
+    scanner = TierScanner()
+    s = settings()
+    moved = still()
+    moved[:, :150] = 170  # a change, not a new scene (the thumbnail's mean change stays under CUT_THRESHOLD)
+    with Anonymizer(s, scanner_factory=lambda _: scanner) as anon:
+        assert anon.wait_ready(5)
+        assert play(anon, still(), 0, 10)[-1].curtain is None
+        scanner.sweep_open.clear()
+        outs = play(anon, moved, 10, 30)
+    for i, out in enumerate(outs, start=10):
+        too_old = i / 30 - 10 / 30 > s.sweeps.limit_s
+        assert (out.curtain == STATUS_SLOW) if too_old else out.curtain is None, (i, out.curtain)
+    assert any(out.curtain for out in outs), "the limit was reached in this test"
+
+
+def test_a_still_scene_is_swept_at_its_interval_and_motion_is_swept_sooner_where_it_is():
     scanner = TierScanner()
     s = settings()
     image = still()
     with Anonymizer(s, scanner_factory=lambda _: scanner) as anon:
         assert anon.wait_ready(5)
-        play(anon, image, 0, 45)  # 1.5 s of a still scene
+        play(anon, image, 0, 75)  # 2.5 s of a still scene
         gaps = np.diff(scanner.sweeps)
-        assert len(scanner.sweeps) >= 3 and gaps.max() <= s.sweep_every_s + 0.1, scanner.sweeps
+        assert len(scanner.sweeps) >= 3 and gaps.max() <= s.sweeps.still_every_s + 0.1, scanner.sweeps
+        assert gaps.min() >= s.sweeps.still_every_s - s.sweeps.every_s - 0.05, "a still scene is not swept often"
+        i, count = 75, len(scanner.sweeps)
+        while len(scanner.sweeps) == count:  # right after a sweep of the still scene, so none is due for a while
+            play(anon, image, i, 1)
+            i += 1
+        play(anon, image, i, 6)
         before = len(scanner.sweeps)
         moved = image.copy()
-        moved[:, :200] = 250  # someone walks in at the left: the picture changes, not a new scene
-        play(anon, moved, 45, 3)
+        moved[:, :150] = 170  # someone walks in at the left: the picture changes, not a new scene
+        play(anon, moved, i + 6, 12)
         time.sleep(0.1)
     first_after = scanner.sweeps[before:]
-    assert first_after and first_after[0] - 45 / 30 < s.sweep_every_s / 2, "motion sweeps before the interval"
+    moved_at = (i + 6) / 30
+    assert first_after and first_after[0] - moved_at <= s.sweeps.every_s, "motion is swept before the still interval"
+    region = scanner.regions[before]
+    assert region is not None, "only the part that moved is swept"
+    assert all(x0 == 0 and x1 < 640 * 0.6 for x0, _, x1, _ in region), region
 
 
 def test_a_frame_whose_fast_tier_failed_is_curtained():

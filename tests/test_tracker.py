@@ -73,6 +73,26 @@ def test_a_sweep_find_is_held_until_the_next_sweep_could_find_it_again():
     assert unsure.faces_at(0.3) == [], "an unverified candidate keeps its short hold"
 
 
+def test_a_sweep_of_the_place_that_does_not_find_a_held_face_ends_its_hold():
+    tracker = Tracker(TrackerSettings(hold_s=0.5))
+    tracker.update([Face((100, 100, 80, 80), 0.9)], 0.0, keep_s=1.2)
+    elsewhere = Face((500, 100, 80, 80), 0.9)
+    tracker.update([elsewhere], 0.3, keep_s=1.2, looked_at=lambda box: box[0] > 400)  # a sweep of another part
+    tracker.update([], 0.7)
+    assert len(tracker.faces_at(0.7)) == 2, "a sweep elsewhere says nothing about it: still held"
+    tracker.update([elsewhere], 0.8, keep_s=1.2, looked_at=lambda box: True)  # its place swept, not found
+    tracker.update([elsewhere], 0.85)
+    assert [f.box for f in tracker.faces_at(0.85)] == [elsewhere.box], "past hold_s and no longer held"
+
+
+def test_a_held_face_neither_grows_nor_keeps_growing_once_the_hold_ends():
+    tracker = Tracker(TrackerSettings(hold_s=0.5, growth_per_s=1.0))
+    tracker.update([Face((100, 100, 80, 80), 0.9)], 0.0, keep_s=0.3)
+    assert [f.box for f in tracker.faces_at(0.25)] == [(100, 100, 80, 80)], "held by the sweep: as found"
+    (x, y, w, h) = tracker.faces_at(0.4)[0].box
+    assert w > 80 and h > 80, "lost and no longer held: it grows, as any lost face"
+
+
 def test_the_sweeps_outline_moves_with_the_fast_tiers_box_until_the_next_sweep():
     tracker = Tracker(TrackerSettings(hold_s=0.5))
     tracker.update([Face((100, 100, 50, 50), 0.9)], 0.0)  # the fast tier: a tight box

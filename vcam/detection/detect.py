@@ -230,6 +230,9 @@ class CenterFaceOptions:
     threshold: float = 0.3
     input_width: int = 640
     max_side: int = 2560
+    frame_relative: bool = False
+    """`input_width` is for the whole frame, and a region is resized by the same factor: the live sweep looks
+    at the parts of the picture that moved at the scale it would see them in the whole frame."""
 
 
 class CenterFaceDetector:
@@ -254,6 +257,8 @@ class CenterFaceDetector:
         if h < 8 or w < 8:
             return []
         target = self.options.input_width or min(w, int(self.options.max_side * w / max(w, h)))
+        if self.options.frame_relative and self.options.input_width:
+            target = max(32, round(self.options.input_width * w / image.shape[1]))
         in_w = int(np.ceil(min(target, max(w, 32)) / 32) * 32)
         in_h = int(np.ceil(in_w * h / w / 32) * 32)
         blob = cv2.dnn.blobFromImage(crop, 1.0, (in_w, in_h), (0, 0, 0), swapRB=True, crop=False)

@@ -102,6 +102,7 @@ def default_detector_factory(name: str, settings: ScanSettings) -> Detector:
             CenterFaceOptions(
                 threshold=settings.centerface_threshold or max(0.2, settings.threshold - 0.1),
                 input_width=settings.centerface_width,
+                frame_relative=True,
             )
         )
     if name == "centerface-verify":
@@ -182,6 +183,7 @@ class Scanner:
         *,
         thorough: bool = False,
         tier: Tier = "all",
+        regions: list[Region] | None = None,
     ) -> ScanResult:
         """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops.
 
@@ -189,6 +191,7 @@ class Scanner:
         `tier` picks the passes: "fast" (the main BlazeFace model on the whole frame, zoomed crops around
         tracked faces, second looks: every live frame), "sweep" (CenterFace on the whole frame, BlazeFace
         short range on it, a round of tiles, second looks: the live sweep thread), or "all" (files).
+        `regions` limits a sweep's CenterFace pass and tiles to those parts of the frame (None: all of it).
         """
         start = time.perf_counter()
         s = self.settings
@@ -231,7 +234,8 @@ class Scanner:
         if sweep and s.detection_range == "auto" and other and fits(other, rechecks):
             run(other, None, "frame")
         if sweep and s.centerface and tier == "sweep":
-            run("centerface", None, "frame")
+            for region in regions or [None]:
+                run("centerface", region, "frame" if region is None else "region")
         elif sweep and s.centerface:
             self._frames_since_cf += 1
             if thorough or budget_s is None or self._frames_since_cf >= s.centerface_every or fits("centerface"):
@@ -249,11 +253,19 @@ class Scanner:
         if sweep and s.tiles and s.detection_range != "near":
             grid = tile_grid(w, h, s.tile_size)
             rounds = s.sweep_tiles if tier == "sweep" else len(grid)
-            for _ in range(min(rounds, len(grid))):
-                if not fits("blazeface-far", reserve):
+            if regions is not None:
+                # A sweep of part of the frame visits its share of tiles (at least one): a tile costs as much
+                # as the short-range model and a second look together, and region sweeps come more often.
+                share = sum((r[2] - r[0]) * (r[3] - r[1]) for r in regions) / (w * h)
+                rounds = max(1, round(rounds * share))
+            for _ in range(len(grid)):
+                if rounds <= 0 or not fits("blazeface-far", reserve):
                     break
-                run("blazeface-far", grid[self._tile_cursor % len(grid)], "tile")
+                tile = grid[self._tile_cursor % len(grid)]
                 self._tile_cursor += 1
+                if regions is None or any(_overlap(tile, r) for r in regions):
+                    run("blazeface-far", tile, "tile")
+                    rounds -= 1
         merged = merge_faces(faces)
         if s.verify:
             anchors = self._anchors(merged, tracked)
@@ -413,6 +425,10 @@ def _crop_around(
         side = min(width, height)
     cx, cy = x + w / 2, y + h / 2
     return clip_box((cx - side / 2, cy - side / 2, side, side), width, height)
+
+
+def _overlap(a: Region, b: Region) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _below(candidate: Box, face: Box) -> bool:

@@ -9,6 +9,7 @@ face makes BlazeFace lose a face long before the face leaves). After
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from vcam.frames import Box, Face, centre_inside, grow_box, intersection, iou, union_box
@@ -56,9 +57,18 @@ class Tracker:
     _tracks: list[_Track] = field(default_factory=list)
     _next_id: int = 0
 
-    def update(self, detections: list[Face], t: float, *, keep_s: float = 0.0) -> None:
+    def update(
+        self,
+        detections: list[Face],
+        t: float,
+        *,
+        keep_s: float = 0.0,
+        looked_at: Callable[[Box], bool] | None = None,
+    ) -> None:
         """Feed the detections made on the frame captured at `t`; `keep_s` holds what they found at least
-        that long (the sweep tier's finds, until the next sweep)."""
+        that long (the sweep tier's finds, until the next sweep of their part of the picture). `looked_at`
+        tells which boxes such a sweep covered: a held find there that it did not find again is held no
+        longer (the usual `hold_s` since it was last seen still applies)."""
         unmatched = list(range(len(self._tracks)))
         detections = [d for d in detections if _plausible(d.box)]
         for det in sorted(detections, key=lambda f: f.box[2] * f.box[3], reverse=True):
@@ -97,6 +107,11 @@ class Tracker:
             # A track once checked stays checked: a head turning away loses score, not its standing.
             track.face = replace(_seen(det, t, track.track_id), unverified=track.face.unverified and det.unverified)
             track.hits += 1
+        if looked_at is not None:
+            for i in unmatched:
+                track = self._tracks[i]
+                if track.kept_until > t and looked_at(track.face.box):
+                    track.kept_until = t
         self._tracks = [tr for tr in self._tracks if self._alive(tr, t)]
 
     def _hold(self, track: _Track) -> float:
@@ -139,8 +154,12 @@ class Tracker:
         vx = max(-vmax, min(vmax, track.vx))
         vy = max(-vmax, min(vmax, track.vy))
         # A lost face grows (it may be turning or coming closer); an unverified candidate is not a face
-        # known to be there, and grew over the user's chest in the live webcam clips.
-        grow = 1.0 if track.face.unverified else 1.0 + self.settings.growth_per_s * dt
+        # known to be there, and grew over the user's chest in the live webcam clips. Nor does a face a sweep
+        # holds: its part of the picture is swept again before the hold ends (and soon after it changes),
+        # and grown for the hold's 1.2 s it covered the bird clip's wall (live: 30 of 127 frames with
+        # false hides, 4 without the growth).
+        held = t <= track.kept_until
+        grow = 1.0 if track.face.unverified or held else 1.0 + self.settings.growth_per_s * dt
         cx, cy = x + w / 2 + vx * dt, y + h / 2 + vy * dt
         nw, nh = w * grow, h * grow
         return (cx - nw / 2, cy - nh / 2, nw, nh)

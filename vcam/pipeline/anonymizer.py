@@ -9,10 +9,10 @@ explicitly off.
 
 Live (`two_tiers`), detection has two tiers: the fast tier (BlazeFace on the
 whole frame and on crops around tracked faces) checks every frame on that
-worker, and a sweep thread runs CenterFace, the full-range model and the tiles
-when the picture moved or the last sweep is `sweep_every_s` old; its finds
-enter the same tracker. `_tier_status` is the rule: a frame goes out only if
-the fast tier checked that very frame and the last sweep is recent enough.
+worker, and a sweep thread runs CenterFace and the tiles on the parts of the
+picture that moved, and on every part now and then (`vcam.pipeline.sweep_plan`);
+its finds enter the same tracker. `_tier_status` is the rule: a frame goes out only if
+the fast tier checked that very frame and every part of it was swept recently enough.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import cv2
 import numpy as np
@@ -32,6 +33,7 @@ from vcam.frames import Face, Frame
 from vcam.identity.gate import IdentityGate, IdentitySettings, frozen
 from vcam.pipeline import effects
 from vcam.pipeline.curtain import curtain
+from vcam.pipeline.sweep_plan import SweepPlan, SweepPlanSettings
 
 STATUS_STARTING = "Privacy curtain: starting face detection"
 STATUS_ERROR = "Privacy curtain: face detection failed, restarting"
@@ -82,25 +84,15 @@ class AnonymizerSettings:
     """Live: the fast tier (BlazeFace on the whole frame and on crops around tracked faces) checks every
     frame on the detection thread, and a sweep thread runs CenterFace and the tiles by need. Files (and
     frames processed without a budget) run every pass on every frame instead."""
-    sweep_every_s: float = 0.3
-    """A still scene is swept at least this often. A sweep costs ~100 ms of CPU at 720p here, so this is a
-    third of a core; at 0.5 s the hamilton crowd clip leaked 20 readable face-frames live, at 0.3 s 7
-    (bench/live_leaks.py --scale native), the single-tier camera 9-15."""
-    sweep_limit_s: float = 0.6
-    """A frame is published only if the newest completed sweep saw a frame captured at most this long
-    before it; else the curtain (a person walking in is found by the fast tier, or by a sweep within this)."""
-    sweep_gap_s: float = 0.15
-    """Motion sweeps no closer together than this (a signer's hands move the picture all the time)."""
+    sweeps: SweepPlanSettings = field(default_factory=SweepPlanSettings)
+    """Live: which parts of the picture the sweep looks at and when, and how old a sweep may be before frames
+    are curtained (`vcam.pipeline.sweep_plan`)."""
     file_sweep_s: float = 0.0
     """Files: every pass on one frame in this many seconds (and on every new scene), the fast tier on
     the frames between; what a sweep finds is also hidden on the frames since the previous sweep (a
     file can look back). 0: every pass on every frame."""
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     """"Hide everyone but me": the enrolment and the rules of `vcam.identity.gate`."""
-    sweep_motion: float = 4.0
-    """Mean change of the 32x18 thumbnail since the last sweep that calls for a sweep now: webcam motion
-    (a signer's hands included) stays under 2.5, a person walking through reaches 11 (CUT_THRESHOLD's
-    measurements)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,9 +141,8 @@ class Anonymizer:
         self._last_thumb: np.ndarray | None = None
         self._detect_s = 0.0
         self._busy_since: float | None = None
-        self._swept_t: float | None = None
         self._swept_index = -1
-        self._swept_thumb: np.ndarray | None = None
+        self._plan = SweepPlan(self.settings.sweeps)
         self._sweep_job: _Job | None = None
         self._scene = 0
         self._cuts = 0
@@ -256,44 +247,50 @@ class Anonymizer:
             scanner.close()
             native_memory.trim()
 
-    def _swept(self, job: _Job) -> None:
-        """Record a completed sweep (caller holds the lock)."""
-        if self._swept_t is None or job.frame.t >= self._swept_t:
-            self._swept_t, self._swept_index, self._swept_thumb = job.frame.t, job.frame.index, job.thumb
+    def _swept(self, job: _Job, cells: np.ndarray | None = None) -> None:
+        """Record a completed sweep of `cells` (None: every cell) of the job's frame (caller holds the lock)."""
+        self._swept_index = max(self._swept_index, job.frame.index)
+        if job.thumb is not None:
+            self._plan.swept(cells, job.thumb, job.frame.t)
         self.sweeps += 1
 
-    def _sweep_due(self) -> bool:
+    def _sweep_due(self) -> np.ndarray | None:
+        """The cells the sweep thread should look at now, or None (caller holds the lock)."""
         job = self._sweep_job
         if job is None or job.frame.index <= self._swept_index:
-            return False
-        if self._swept_t is None or job.frame.t - self._swept_t >= self.settings.sweep_every_s:
-            return True
-        if job.frame.t - self._swept_t < self.settings.sweep_gap_s:
-            return False
-        moved = self._swept_thumb is not None and job.thumb is not None
-        return moved and float(np.abs(job.thumb - self._swept_thumb).mean()) > self.settings.sweep_motion
+            return None
+        cells = self._plan.due(job.frame.t)
+        return cells if cells.any() else None
 
     def _sweep_work(self, gen: int) -> None:
-        """The sweep tier: CenterFace and the tiles on the newest frame, when the scene moved or the last
-        sweep is `sweep_every_s` old. Its finds enter the tracker; a failing or hung sweep is not waited
-        for, it simply stops being recent, and `process` then curtains (`sweep_limit_s`)."""
+        """The sweep tier: CenterFace and the tiles on the parts of the newest frame the sweep plan calls due
+        (moved, or not looked at for a while). Its finds enter the tracker; a failing or hung sweep is not
+        waited for, it simply stops being recent, and `process` then curtains (`SweepPlan.stale`)."""
         scanner: Scanner | None = None
         failures = 0
         while True:
             with self._cond:
-                while not (self._closed or gen != self._generation or self._sweep_due()):
+                cells = None
+                while not (self._closed or gen != self._generation):
+                    cells = self._sweep_due()
+                    if cells is not None:
+                        break
                     self._cond.wait(0.02)
                 if self._closed or gen != self._generation:
                     break
                 job, scene = self._sweep_job, self._scene
-                assert job is not None
+                assert job is not None and cells is not None
                 expected = self._tracker.faces_at(job.frame.t)
+            h, w = job.frame.image.shape[:2]
+            regions = self._plan.regions(cells, w, h)
+            if regions is None:
+                cells = np.ones_like(cells)
             try:
                 if scanner is None:
                     scanner = self._make_scanner()
                 if job.detection_range and job.detection_range != scanner.settings.detection_range:
                     scanner.settings = replace(scanner.settings, detection_range=job.detection_range)
-                result = scanner.scan(job.frame.image, job.frame.t, expected, None, tier="sweep")
+                result = scanner.scan(job.frame.image, job.frame.t, expected, None, tier="sweep", regions=regions)
             except Exception as exc:  # noqa: BLE001 - a failing sweep curtains by going stale, never crashes
                 failures += 1
                 with self._cond:
@@ -311,10 +308,17 @@ class Anonymizer:
                 if scene == self._scene:  # a sweep of the scene before a cut says nothing about this one
                     # What the sweep found stays hidden until the next sweep could have found it again: the
                     # fast tier misses tilted and turned heads that CenterFace finds (live, held only the
-                    # usual 0.5 s, the head-pose clip leaked 70 face-frames between sweeps).
-                    self._tracker.update(result.faces, job.frame.t, keep_s=self.settings.sweep_limit_s)
+                    # usual 0.5 s, the head-pose clip leaked 70 face-frames between sweeps). Every part of the
+                    # picture is swept again within `still_limit_s` or frames are curtained; a sweep of the
+                    # part that does not find it again ends the hold.
+                    self._tracker.update(
+                        result.faces,
+                        job.frame.t,
+                        keep_s=self.settings.sweeps.still_limit_s,
+                        looked_at=partial(self._plan.covers, cells, width=w, height=h),
+                    )
                     self._tracker.release_unverified(result.cleared, job.frame.t)
-                    self._swept(job)
+                    self._swept(job, cells)
                 self._cond.notify_all()
         if scanner is not None:
             scanner.close()
@@ -387,7 +391,8 @@ class Anonymizer:
             if tiered:
                 if new_scene:
                     self._scene += 1
-                    self._swept_t, self._swept_thumb = None, None
+                    self._plan.reset()
+                self._plan.observe(thumb, frame.t)
                 self._sweep_job = self._job
             self._cond.notify_all()
             while self._result_index < frame.index and not self._closed:
@@ -446,12 +451,13 @@ class Anonymizer:
 
     def _tier_status(self, frame: Frame) -> str | None:
         """The two-tier rule, in one place: published only if the fast tier checked this very frame and
-        the newest sweep saw a frame at most `sweep_limit_s` older (caller holds the lock)."""
+        every part of the picture was swept recently enough for what it shows (`SweepPlan.stale`: a change
+        at most `limit_s` unswept, a still part at most `still_limit_s`) (caller holds the lock)."""
         if self._result_index != frame.index:
             return STATUS_SLOW
-        if self._swept_t is None:
+        if not self._plan.started:
             return STATUS_NEW_SCENE if self.sweeps else STATUS_STARTING
-        if frame.t - self._swept_t > self.settings.sweep_limit_s:
+        if self._plan.stale(frame.t):
             return STATUS_SLOW
         return None
 
@@ -470,8 +476,9 @@ class Anonymizer:
             self._result_t = None
             self._result_index = -1
             self._result_thumb = self._last_thumb = None
-            self._swept_t = self._swept_thumb = self._sweep_job = None
+            self._sweep_job = None
             self._swept_index = -1
+            self._plan.reset()
             self._scene += 1
             self._cuts += 1
 
