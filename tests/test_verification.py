@@ -115,3 +115,21 @@ def test_a_new_scene_forgets_where_looks_found_no_face():
     scan, _ = scanner(checker_finds=[])
     scan.scan(IMAGE, 0.0, [])
     assert TORSO.box in [f.box for f in scan.scan(IMAGE, 0.1, [], budget_s=0.0, thorough=True).faces]
+
+
+def test_a_tracked_face_the_whole_frame_found_clearly_gets_no_crop_and_an_unclear_one_does():
+    detectors = {
+        "blazeface-far": Fixed("blazeface-far", [USER]),
+        "blazeface-near": Fixed("blazeface-near", []),
+        "centerface-verify": Fixed("centerface-verify", []),
+    }
+    settings = ScanSettings(tiles=False, crops=True, centerface=False, detection_range="far")
+    scan = Scanner(settings, factory=lambda name, s: detectors[name])
+    scan.scan(IMAGE, 0.0, [USER], tier="fast")
+    assert detectors["blazeface-near"].calls == 0, "found at 0.95 in place: no crop"
+    detectors["blazeface-far"].faces = [replace(USER, score=0.6)]
+    scan.scan(IMAGE, 0.03, [USER], tier="fast")
+    assert detectors["blazeface-near"].calls == 1, "found unsure: the crop looks again"
+    detectors["blazeface-far"].faces = []
+    scan.scan(IMAGE, 0.06, [USER], tier="fast")
+    assert detectors["blazeface-near"].calls == 2, "not found: the crop looks again"

@@ -247,6 +247,8 @@ class Scanner:
         reserve = self._looks_pending(faces, tracked) * self._cost.get("centerface-verify", 0.0)
         if fast and s.crops:
             for face in sorted(tracked, key=lambda f: f.box[2]):
+                if _seen_clearly(face, faces, s.verify_blazeface_below):
+                    continue
                 region = _crop_around(face, w, h)
                 if region is not None and fits("blazeface-near", reserve):
                     run("blazeface-near", region, "crop")
@@ -425,6 +427,12 @@ def _crop_around(
         side = min(width, height)
     cx, cy = x + w / 2, y + h / 2
     return clip_box((cx - side / 2, cy - side / 2, side, side), width, height)
+
+
+def _seen_clearly(face: Face, found: list[Face], score: float) -> bool:
+    """Whether this frame's whole-frame pass found `face` again, confidently and in place: then a zoomed crop
+    around it would only find it once more (3.4 ms of the fast tier's 13 ms per 720p frame here)."""
+    return any(f.score >= score and iou(f.box, face.box) >= 0.5 for f in found)
 
 
 def _overlap(a: Region, b: Region) -> bool:
