@@ -21,6 +21,7 @@ from pathlib import Path
 from clips import ScaledLoop, scaled_boxes
 from faults import LeakChecker
 
+from vcam.detection.scan import ScanSettings
 from vcam.evaluation.evaluate import SCANS, video_cases
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import LiveControls
@@ -30,6 +31,7 @@ from vcam.pipeline.sinks import NullSink
 CONFIGS = {
     "near": AnonymizerSettings(scan=SCANS["near"]),
     "one tier": AnonymizerSettings(),
+    "full-range fast tier": AnonymizerSettings(two_tiers=True, scan=ScanSettings(fast_near=False)),
     "default": AnonymizerSettings(two_tiers=True),
 }
 

@@ -35,6 +35,7 @@ CONFIGS = {
     "near": AnonymizerSettings(scan=ScanSettings(detection_range="near", tiles=False, crops=False, centerface=False)),
     "far": AnonymizerSettings(scan=ScanSettings(detection_range="far", tiles=False, crops=False, centerface=False)),
     "one tier": AnonymizerSettings(),
+    "full-range fast tier": AnonymizerSettings(two_tiers=True, scan=ScanSettings(fast_near=False)),
     "default": AnonymizerSettings(two_tiers=True),
 }
 WARM_UP_S = 5.0

