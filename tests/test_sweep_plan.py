@@ -20,13 +20,15 @@ def thumb(moved_cells: dict[tuple[int, int], float] | None = None, base: float =
 
 def test_no_cell_goes_unswept_longer_than_its_limit_while_sweeps_keep_up():
     """30 s of random motion (cells changing at random times, by random amounts), sweeps started whenever
-    a cell is due and taking up to 0.12 s: every frame after the first sweep may be published."""
+    a cell is due and taking up to 0.12 s: every frame after the first sweep may be published, and sweeps
+    start at least `gap_s` apart."""
     rng = np.random.default_rng(7)
     plan = SweepPlan()
     s = plan.settings
     level = np.full((ROWS, COLS), 100.0)
     running: tuple[float, np.ndarray, np.ndarray, float] | None = None  # ends, cells, thumb, frame time
     last_swept = np.full((ROWS, COLS), -np.inf)
+    starts: list[float] = []
     for i in range(30 * 30):
         t = i / 30
         if rng.random() < 0.2:
@@ -42,9 +44,11 @@ def test_no_cell_goes_unswept_longer_than_its_limit_while_sweeps_keep_up():
             due = plan.due(t)
             if due.any():
                 running = (t + rng.uniform(0.0, 0.12), due, current, t)
+                starts.append(t)
         if t > 0.2:
             assert not plan.stale(t), f"frame {i}: a cell went unswept past its limit"
             assert (t - last_swept <= s.still_limit_s).all()
+    assert np.diff(starts[1:]).min() >= s.gap_s - 1e-9, "sweeps start at least gap_s apart"
 
 
 def test_a_still_scene_is_swept_at_the_still_interval_and_a_change_at_once_where_it_is():

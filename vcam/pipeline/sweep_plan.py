@@ -31,7 +31,8 @@ class SweepPlanSettings:
     """A moved cell is swept this long after its last sweep: the whole-frame sweep's old interval (at 0.5 s
     the hamilton crowd clip leaked 20 readable face-frames live, at 0.3 s 7)."""
     gap_s: float = 0.15
-    """When a sweep is due anyway, moved cells swept at least this long ago come along."""
+    """Sweeps start at least this long apart (a sweep takes ~50-100 ms here), and when one is due, moved cells
+    swept at least this long ago come along."""
     limit_s: float = 0.6
     """A change may go unswept this long before frames are curtained (the old whole-frame limit)."""
     still_every_s: float = 0.9
@@ -61,6 +62,8 @@ class SweepPlan:
         self._ref: list[np.ndarray | None] = [None] * (rows * cols)
         self._moved_since = np.full((rows, cols), np.inf)
         self._change = np.zeros((rows, cols))
+        self._latest = -np.inf
+        """Frame time of the newest sweep recorded."""
 
     @property
     def started(self) -> bool:
@@ -80,8 +83,10 @@ class SweepPlan:
         moved = np.isfinite(self._moved_since)
         unswept = ~np.isfinite(self._last)
         due = unswept | (moved & (age >= s.every_s)) | (age >= s.still_every_s)
-        if not due.any():
-            return due
+        if not due.any() or (not unswept.any() and t - self._latest < s.gap_s):
+            # Sweeps no closer together than `gap_s`: cells moving at different moments otherwise each got
+            # a sweep of their own, out of step (a signer: 4.5 sweeps a second of half the frame each).
+            return np.zeros_like(due)
         # Cells that would be due before the next sweep come along: one sweep of a larger region costs less
         # than several of small ones (each sweep also runs its tiles and second looks), and the cells'
         # schedules fall in step. (Still cells brought along at half their interval made most sweeps whole.)
@@ -101,6 +106,7 @@ class SweepPlan:
         """Record a completed sweep of `cells` (None: all) on the frame captured at `t`, thumbnail `thumb`."""
         cols = self.settings.cells[0]
         newer = (t >= self._last) if cells is None else cells & (t >= self._last)
+        self._latest = max(self._latest, t)
         self._last[newer] = t
         for r, c in zip(*np.nonzero(newer), strict=True):
             self._ref[r * cols + c] = self._block(thumb, r, c).copy()
