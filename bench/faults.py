@@ -110,12 +110,12 @@ class _FaultyScanner:
     def warm_up(self) -> None:
         self.inner.warm_up()
 
-    def scan(self, image, t, tracked, budget_s=None, *, thorough=False, tier="all"):
+    def scan(self, image, t, tracked, budget_s=None, *, thorough=False, tier="all", regions=None):
         if self.faults.raising.on:
             raise RuntimeError("detector failure (injected)")
         while self.faults.hanging.on:
             time.sleep(0.02)
-        return self.inner.scan(image, t, tracked, budget_s, thorough=thorough, tier=tier)
+        return self.inner.scan(image, t, tracked, budget_s, thorough=thorough, tier=tier, regions=regions)
 
     def close(self) -> None:
         self.inner.close()
