@@ -27,9 +27,12 @@ Region = tuple[int, int, int, int]
 class SweepPlanSettings:
     cells: tuple[int, int] = (4, 3)
     """Columns and rows of the grid: 320x240 px cells at 720p, blocks of 8x6 of the 32x18 thumbnail."""
-    every_s: float = 0.3
-    """A moved cell is swept this long after its last sweep: the whole-frame sweep's old interval (at 0.5 s
-    the hamilton crowd clip leaked 20 readable face-frames live, at 0.3 s 7)."""
+    every_s: float = 0.4
+    """A moved cell is swept this long after its last sweep. The whole-frame sweep needed 0.3 s (at 0.5 s the
+    hamilton crowd clip leaked 20 readable face-frames live, at 0.3 s 7); with the short-range fast tier and
+    sweeps by cell, hamilton live (bench/live_leaks.py --videos hamilton, six alternating runs) leaked
+    0/3/5 readable face-frames of ~1080 at 0.3 s and 1/0/2 at 0.4 s, and the eat clip at 720p took 84% of
+    a core at 0.3 s, 70% at 0.4 s (3.7 -> 2.6 sweeps a second)."""
     gap_s: float = 0.15
     """Sweeps start at least this long apart (a sweep takes ~50-100 ms here), and when one is due, moved cells
     swept at least this long ago come along."""
