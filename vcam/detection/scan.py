@@ -192,9 +192,9 @@ class Scanner:
         """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops.
 
         `thorough` (a new scene: nothing tracked is worth anything) runs CenterFace whatever the budget.
-        `tier` picks the passes: "fast" (the main BlazeFace model on the whole frame, zoomed crops around
-        tracked faces, second looks: every live frame), "sweep" (CenterFace on the whole frame, BlazeFace
-        short range on it, a round of tiles, second looks: the live sweep thread), or "all" (files).
+        `tier` picks the passes: "fast" (one BlazeFace model on the whole frame, zoomed crops around
+        tracked faces, second looks: every live frame), "sweep" (CenterFace on the whole frame, the other
+        BlazeFace model on it, a round of tiles, second looks: the live sweep thread), or "all" (files).
         `regions` limits a sweep's CenterFace pass and tiles to those parts of the frame (None: all of it).
         """
         start = time.perf_counter()
@@ -387,8 +387,9 @@ class Scanner:
         """Live, an uncertain short-range find on the whole frame with no confident face to check it against:
         hidden, but as an unverified candidate (held 0.1 s, not vouching for itself). On the first frames, before
         anything is tracked, the short-range model's head-and-shoulders box around the user (0.48) otherwise
-        became a face track and was held, growing, for half a second (thanks clip). Files keep such finds as
-        faces: there the rule left a 5-frame leak on the hamilton clip."""
+        became a face track and was held, growing, for half a second (thanks clip). Files never run the
+        short-range model on the whole frame in their fast tier (`ScanSettings.fast_near`), so it does not
+        touch them."""
         return (
             face.source == "blazeface-near frame"
             and face.score < self.settings.verify_blazeface_below
