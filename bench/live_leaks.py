@@ -25,7 +25,7 @@ from vcam.detection.scan import ScanSettings
 from vcam.evaluation.evaluate import SCANS, video_cases
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import LiveControls
-from vcam.pipeline.live import LivePipeline
+from vcam.pipeline.live import LivePipeline, share_the_cores
 from vcam.pipeline.sinks import NullSink
 
 CONFIGS = {
@@ -53,6 +53,7 @@ def replay(
 
 
 def main() -> None:
+    share_the_cores()  # as the service does
     p = argparse.ArgumentParser()
     p.add_argument("--eval-dir", type=Path, default=Path("../shared/eval"))
     p.add_argument("--scale", default="1280x720", help="WxH, or 'native' (each clip at its own size, unstretched)")

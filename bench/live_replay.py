@@ -28,7 +28,7 @@ from clips import ScaledLoop
 from vcam.detection.scan import ScanSettings
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import LiveControls
-from vcam.pipeline.live import LivePipeline
+from vcam.pipeline.live import LivePipeline, share_the_cores
 from vcam.pipeline.sinks import NullSink
 
 CONFIGS = {
@@ -91,6 +91,7 @@ def replay(clip: Path, size: tuple[int, int], name: str, seconds: float, fps: fl
 
 
 def main() -> None:
+    share_the_cores()  # as the service does
     p = argparse.ArgumentParser()
     p.add_argument("clip", type=Path)
     p.add_argument("--seconds", type=float, default=20)

@@ -31,7 +31,7 @@ from vcam.frames import Frame
 from vcam.identity.gate import IdentitySettings, frozen
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import ControlState, LiveControls
-from vcam.pipeline.live import LivePipeline
+from vcam.pipeline.live import LivePipeline, share_the_cores
 from vcam.pipeline.sinks import NullSink
 
 
@@ -119,6 +119,7 @@ def _cpu() -> float:
 
 
 def main() -> None:
+    share_the_cores()  # as the service does
     p = argparse.ArgumentParser()
     p.add_argument("--eval-dir", type=Path, default=Path("../shared/eval"))
     p.add_argument("--loops", type=int, default=2)

@@ -3,18 +3,21 @@ sweep thread runs CenterFace and the tiles by need, and the fail-closed rule sit
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
+from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from conftest import STILL, sample_boxes
 
 from vcam.detection.scan import ScanResult, ScanSettings
 from vcam.evaluation.metrics import detail_correlation
 from vcam.frames import Frame
 from vcam.pipeline import effects
-from vcam.pipeline.anonymizer import STATUS_SLOW, Anonymizer, AnonymizerSettings
+from vcam.pipeline.anonymizer import STATUS_SLOW, SWEEP_NICENESS, Anonymizer, AnonymizerSettings
 from vcam.pipeline.sources import read_image
 
 EFFECT = effects.EffectSettings()
@@ -155,3 +158,17 @@ def test_a_person_entering_a_still_scene_is_hidden_from_the_first_frame_or_curta
     for out in outs:
         if out.curtain is None:
             assert detail_correlation(image, out.image, right) < 0.5, "his face left readable"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread niceness is Linux's")
+def test_the_sweep_thread_yields_the_cpu_to_the_fast_tier():
+    """Under contention the sweep (hundreds of ms to spare) must not delay the fast tier (33 ms)."""
+    with Anonymizer(settings(), scanner_factory=lambda _: TierScanner()) as anon:
+        assert anon.wait_ready(5)
+        play(anon, still(), 0, 5)
+        nice = {}
+        for thread in threading.enumerate():
+            if thread.name.startswith(("vcam-sweep", "vcam-detect")):
+                stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+                nice[thread.name.split("-")[1]] = int(stat.rsplit(")", 1)[1].split()[16])
+    assert nice == {"sweep": SWEEP_NICENESS, "detect": 0}, nice

@@ -23,7 +23,7 @@ from vcam.identity.recognizer import EMBEDDING_SIZE
 from vcam.identity.store import EnrolmentStore
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import ControlState, LiveControls
-from vcam.pipeline.live import ANONYMIZING, PAUSED, LivePipeline, Stats
+from vcam.pipeline.live import ANONYMIZING, PAUSED, LivePipeline, Stats, share_the_cores
 from vcam.pipeline.sinks import Sink
 from vcam.pipeline.sources import Source, open_source
 
@@ -75,6 +75,7 @@ class CameraService:
         self._stopped = threading.Event()
         self._listeners: list[Callable[[], None]] = []
         self.preview = PreviewWindow(self.status_line, on_closed=lambda: self._set_quietly(preview=False))
+        share_the_cores()
         self.anonymizer = Anonymizer(anonymizer_settings)
         opener = source.opener(controls)
         pending = [first_source] if first_source is not None else []

@@ -17,6 +17,9 @@ the fast tier checked that very frame and every part of it was swept recently en
 
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -76,6 +79,20 @@ files keep the full-range model."""
 FILE_SWEEP_S = 0.3
 """`vcam anonymize`: every pass on one frame in 0.3 s, the fast tier between (AnonymizerSettings.file_sweep_s).
 Measured in docs/EVALUATION.md ("File tiers")."""
+
+
+SWEEP_NICENESS = 10
+"""The sweep thread's nice value on Linux. With another process busy on one of the two cores (a call app),
+the sweep and the fast tier fought for the other one: latency p99 42-64 ms at 720p, 27-45 ms with the sweep
+niced (bench/live_replay.py --busy, this machine; with OpenCV on one thread too, 28 ms). The sweep has
+hundreds of milliseconds to spare (`SweepPlanSettings`), the fast tier 33."""
+
+
+def _yield_to_the_fast_tier() -> None:
+    """Lower the calling thread's scheduling priority (Linux: niceness is per thread); elsewhere nothing."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), SWEEP_NICENESS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,6 +293,7 @@ class Anonymizer:
         """The sweep tier: CenterFace and the tiles on the parts of the newest frame the sweep plan calls due
         (moved, or not looked at for a while). Its finds enter the tracker; a failing or hung sweep is not
         waited for, it simply stops being recent, and `process` then curtains (`SweepPlan.stale`)."""
+        _yield_to_the_fast_tier()
         scanner: Scanner | None = None
         failures = 0
         while True:
