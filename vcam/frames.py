@@ -120,6 +120,11 @@ def union_box(a: Box, b: Box) -> Box:
     return (x0, y0, max(a[0] + a[2], b[0] + b[2]) - x0, max(a[1] + a[3], b[1] + b[3]) - y0)
 
 
+def regions_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> bool:
+    """Whether two ``(x0, y0, x1, y1)`` regions share any pixel."""
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
 def intersection(a: Box, b: Box) -> float:
     """Area two boxes share (0 when apart)."""
     ax, ay, aw, ah = a

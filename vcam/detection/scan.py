@@ -27,7 +27,7 @@ from vcam.detection.detect import (
     Region,
     merge_faces,
 )
-from vcam.frames import Box, Face, centre_inside, clip_box, iou
+from vcam.frames import Box, Face, centre_inside, clip_box, iou, regions_overlap
 
 DetectionRange = Literal["near", "far", "auto"]
 RANGES: tuple[DetectionRange, ...] = ("near", "far", "auto")
@@ -268,7 +268,7 @@ class Scanner:
                     break
                 tile = grid[self._tile_cursor % len(grid)]
                 self._tile_cursor += 1
-                if regions is None or any(_overlap(tile, r) for r in regions):
+                if regions is None or any(regions_overlap(tile, r) for r in regions):
                     run("blazeface-far", tile, "tile")
                     rounds -= 1
         merged = merge_faces(faces)
@@ -455,10 +455,6 @@ def _seen_clearly(face: Face, found: list[Face], score: float) -> bool:
     """Whether this frame's whole-frame pass found `face` again, confidently and in place: then a zoomed crop
     around it would only find it once more (3.4 ms of the fast tier's 13 ms per 720p frame here)."""
     return any(f.score >= score and iou(f.box, face.box) >= 0.5 for f in found)
-
-
-def _overlap(a: Region, b: Region) -> bool:
-    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
 def _below(candidate: Box, face: Box) -> bool:

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-Region = tuple[int, int, int, int]
+from vcam.detection.detect import Region
+from vcam.frames import regions_overlap
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,18 +169,10 @@ class SweepPlan:
 
 def _merge_overlapping(rects: list[Region]) -> list[Region]:
     """Unite rectangles that overlap, until none do (a handful at most: one per group of due cells)."""
-    rects = list(rects)
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(rects)):
-            for j in range(i + 1, len(rects)):
-                a, b = rects[i], rects[j]
-                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
-                    rects[i] = (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3]))
-                    del rects[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return rects
+    out: list[Region] = []
+    for rect in rects:
+        while (hit := next((o for o in out if regions_overlap(o, rect)), None)) is not None:
+            out.remove(hit)
+            rect = (min(hit[0], rect[0]), min(hit[1], rect[1]), max(hit[2], rect[2]), max(hit[3], rect[3]))
+        out.append(rect)
+    return out
