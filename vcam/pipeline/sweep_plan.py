@@ -65,7 +65,6 @@ class SweepPlan:
         self._last = np.full((rows, cols), -np.inf)
         self._ref: list[np.ndarray | None] = [None] * (rows * cols)
         self._moved_since = np.full((rows, cols), np.inf)
-        self._change = np.zeros((rows, cols))
         self._latest = -np.inf
         """Frame time of the newest sweep recorded."""
 
@@ -76,8 +75,7 @@ class SweepPlan:
 
     def observe(self, thumb: np.ndarray, t: float) -> None:
         """Take the newest frame's thumbnail: which cells moved since their last sweep, and since when."""
-        self._change = self._block_change(thumb)
-        moved = self._change > self.settings.motion
+        moved = self._block_change(thumb) > self.settings.motion
         self._moved_since = np.where(moved, np.minimum(self._moved_since, t), np.inf)
 
     def due(self, t: float) -> np.ndarray:
@@ -114,7 +112,9 @@ class SweepPlan:
         self._last[newer] = t
         for r, c in zip(*np.nonzero(newer), strict=True):
             self._ref[r * cols + c] = self._block(thumb, r, c).copy()
-        self._moved_since[newer] = np.inf
+        # A change first seen after the swept frame (the sweep ran on an older one) keeps its age: the next
+        # `observe` compares against the new reference, and the limit counts from when it was first seen.
+        self._moved_since[newer & (self._moved_since <= t)] = np.inf
 
     def covers(self, cells: np.ndarray | None, box: tuple[float, float, float, float], width: int, height: int) -> bool:
         """Whether the centre of `box` (in a `width` x `height` frame) lies in one of `cells` (None: all)."""
