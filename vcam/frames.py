@@ -125,6 +125,11 @@ def regions_overlap(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) 
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
+def regions_area(regions: list[tuple[int, int, int, int]]) -> int:
+    """Pixels of ``(x0, y0, x1, y1)`` regions, summed (overlaps counted twice)."""
+    return sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in regions)
+
+
 def intersection(a: Box, b: Box) -> float:
     """Area two boxes share (0 when apart)."""
     ax, ay, aw, ah = a

@@ -27,7 +27,7 @@ from vcam.detection.detect import (
     Region,
     merge_faces,
 )
-from vcam.frames import Box, Face, centre_inside, clip_box, iou, regions_overlap
+from vcam.frames import Box, Face, centre_inside, clip_box, iou, regions_area, regions_overlap
 
 DetectionRange = Literal["near", "far", "auto"]
 RANGES: tuple[DetectionRange, ...] = ("near", "far", "auto")
@@ -261,7 +261,7 @@ class Scanner:
             if regions is not None:
                 # A sweep of part of the frame visits its share of tiles (at least one): a tile costs as much
                 # as the short-range model and a second look together, and region sweeps come more often.
-                share = sum((r[2] - r[0]) * (r[3] - r[1]) for r in regions) / (w * h)
+                share = regions_area(regions) / (w * h)
                 rounds = max(1, round(rounds * share))
             for _ in range(len(grid)):
                 if rounds <= 0 or not fits("blazeface-far", reserve):
@@ -308,7 +308,7 @@ class Scanner:
     def _needs_look(self, face: Face, tracked: list[Face], anchors: list[Face]) -> str | None:
         """The detector for `face`'s second look, or None: it needs none, or a checked track explains it."""
         verifier = self._verifier(face, anchors)
-        if verifier is None or any(iou(face.box, k.box) >= TRACK_OVERLAP for k in tracked if not k.unverified):
+        if verifier is None or _on_a_checked_track(face, tracked):
             return None
         return verifier
 
@@ -393,7 +393,7 @@ class Scanner:
         return (
             face.source == "blazeface-near frame"
             and face.score < self.settings.verify_blazeface_below
-            and not any(iou(face.box, k.box) >= TRACK_OVERLAP for k in tracked if not k.unverified)
+            and not _on_a_checked_track(face, tracked)
         )
 
     def _recently_empty(self, box: Box, t: float) -> bool:
@@ -449,6 +449,11 @@ def _crop_around(
         side = min(width, height)
     cx, cy = x + w / 2, y + h / 2
     return clip_box((cx - side / 2, cy - side / 2, side, side), width, height)
+
+
+def _on_a_checked_track(face: Face, tracked: list[Face]) -> bool:
+    """Whether `face` is a tracked face that was checked (TRACK_OVERLAP): then it is that face."""
+    return any(iou(face.box, k.box) >= TRACK_OVERLAP for k in tracked if not k.unverified)
 
 
 def _seen_clearly(face: Face, found: list[Face], score: float) -> bool:

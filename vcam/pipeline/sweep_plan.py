@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from vcam.detection.detect import Region
-from vcam.frames import regions_overlap
+from vcam.frames import regions_area, regions_overlap
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +98,7 @@ class SweepPlan:
         """True when a frame at `t` must not be published: a cell never swept, a change unswept longer than
         `limit_s`, or a sweep older than `still_limit_s`."""
         s = self.settings
-        if not np.isfinite(self._last).all():
+        if not self.started:
             return True
         unswept_change = t - np.maximum(self._moved_since, self._last)
         changed_late = np.isfinite(self._moved_since) & (unswept_change > s.limit_s)
@@ -134,7 +134,7 @@ class SweepPlan:
         cols, rows = self.settings.cells
         cw, ch = width / cols, height / rows
         m = self.settings.margin
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(cells.astype(np.uint8), connectivity=4)
+        count, _labels, stats, _ = cv2.connectedComponentsWithStats(cells.astype(np.uint8), connectivity=4)
         rects = []
         for i in range(1, count):
             c0, r0, nc, nr = stats[i, :4]
@@ -147,7 +147,7 @@ class SweepPlan:
                 )
             )
         rects = _merge_overlapping(rects)
-        if sum((x1 - x0) * (y1 - y0) for x0, y0, x1, y1 in rects) > self.settings.whole_share * width * height:
+        if regions_area(rects) > self.settings.whole_share * width * height:
             return None
         return rects
 
