@@ -399,6 +399,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threshold", type=float, default=None, help="detector confidence (ours; for tuning)")
     parser.add_argument("--tile-size", type=int, default=None, help="tile side in px (ours; for tuning)")
     parser.add_argument("--centerface-threshold", type=float, default=None, help="CenterFace confidence (ours)")
+    parser.add_argument(
+        "--centerface-width", type=int, default=None, help="CenterFace input width in px, 0 = the image's own (ours)"
+    )
     parser.add_argument("--hold-ms", type=float, default=TrackerSettings().hold_s * 1000)
     parser.add_argument(
         "--no-verify",
@@ -432,6 +435,7 @@ def main(argv: list[str] | None = None) -> int:
                 threshold=args.threshold,
                 tile_size=args.tile_size,
                 centerface_threshold=args.centerface_threshold,
+                centerface_width=args.centerface_width,
                 verify=args.verify,
             )
         except Unavailable as exc:
