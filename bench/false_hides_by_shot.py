@@ -7,7 +7,7 @@ close-up profile (frames 20-81) and the blurry fragments at the top of the audie
 not labelled exhaustively, so a "false" hide there may be a face. The count is the one `vcam eval` uses (more
 than 2% of the picture hidden away from every reference face grown 2.5x). `--picture` writes frames 10, 40,
 150 and 240 with the hidden pixels tinted (ours left, deface right; reference faces green, ignored ones
-yellow). Not a test: it prints figures (docs/EVALUATION.md).
+yellow; at 3/4 size). Not a test: it prints figures (docs/EVALUATION.md).
 """
 
 from __future__ import annotations
@@ -74,7 +74,9 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(cells) + f" | {sum(flags)}/{len(flags)} |")
     if args.picture and pictures:
         rows = zip(*pictures.values(), strict=True)
-        cv2.imwrite(str(args.picture), np.vstack([np.hstack(row) for row in rows]))
+        grid = np.vstack([np.hstack(row) for row in rows])
+        size = (grid.shape[1] * 3 // 4, grid.shape[0] * 3 // 4)  # 3/4: small enough for the docs
+        cv2.imwrite(str(args.picture), cv2.resize(grid, size, interpolation=cv2.INTER_AREA))
 
 
 if __name__ == "__main__":
