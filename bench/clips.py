@@ -31,7 +31,7 @@ class ScaledLoop:
         if f is None:
             return None
         # Stamped once resized: a camera of this size hands over the frame when its read returns, so the resize
-        # (this bench's stand-in for such a camera, 1-2 ms at 720p) is no part of capture-to-publish latency,
+        # (this bench's stand-in for such a camera, 2-3 ms at 720p) is no part of capture-to-publish latency,
         # as it was not in the outside measurement (`vcam run --input` on clips scaled beforehand).
         return Frame(cv2.resize(f.image, self._size), time.monotonic(), f.index)
 
