@@ -3,6 +3,7 @@ candidate that cannot be checked in time is, and a face already tracked is not r
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 
 import numpy as np
@@ -133,6 +134,50 @@ def test_a_tracked_face_the_whole_frame_found_clearly_gets_no_crop_and_an_unclea
     detectors["blazeface-far"].faces = []
     scan.scan(IMAGE, 0.06, [USER], tier="fast")
     assert detectors["blazeface-near"].calls == 2, "not found: the crop looks again"
+
+
+class Meeting(Fixed):
+    """A whole-frame detector that only returns once a crop has started beside it (a barrier of two): run one
+    after the other, the two calls would time out."""
+
+    def __init__(self, name: str, faces: list[Face], barrier: threading.Barrier) -> None:
+        super().__init__(name, faces)
+        self.barrier, self.met = barrier, 0
+
+    def detect(self, image, t, *, region=None):
+        if region is None or self.name == "blazeface-near":
+            try:
+                self.barrier.wait(timeout=2.0)
+                self.met += 1
+            except threading.BrokenBarrierError:
+                self.barrier.reset()
+        return super().detect(image, t, region=region)
+
+
+def test_the_crop_of_a_track_unclear_on_the_last_frame_runs_beside_the_whole_frame_pass():
+    barrier = threading.Barrier(2)
+    user = replace(USER, track_id=7)
+    crop_find = Face((610, 110, 80, 80), 0.93)
+    whole = Meeting("blazeface-far", [], barrier)
+    crops = Meeting("blazeface-near", [crop_find], barrier)
+    detectors = {"blazeface-far": whole, "blazeface-near": crops, "centerface-verify": Fixed("v", [])}
+    settings = ScanSettings(tiles=False, crops=True, centerface=False, detection_range="far")
+    scan = Scanner(settings, factory=lambda name, s: detectors[name])
+    try:
+        first = scan.scan(IMAGE, 0.0, [user], tier="fast")  # nothing known yet: whole frame, then the crop
+        assert (whole.met, crops.met, crops.calls) == (0, 0, 1)
+        second = scan.scan(IMAGE, 0.03, [user], tier="fast")  # unclear last frame: the crop starts at once
+        assert (whole.met, crops.met, crops.calls) == (1, 1, 2), "the two calls ran at the same time"
+        for result in (first, second):
+            assert crop_find.box in [f.box for f in result.faces]
+            assert [p.kind for p in result.passes] == ["frame", "crop"]
+        whole.faces = [replace(user, score=0.95)]
+        scan.scan(IMAGE, 0.06, [user], tier="fast")  # still unclear at the start: beside, and now seen clearly
+        assert crops.calls == 3
+        scan.scan(IMAGE, 0.09, [user], tier="fast")  # seen clearly last frame: no crop at all
+        assert crops.calls == 3 and whole.met == 2
+    finally:
+        scan.close()
 
 
 def test_a_look_that_finds_a_face_inside_an_oversized_candidate_hides_that_face_not_the_candidate():
