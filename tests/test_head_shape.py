@@ -83,3 +83,35 @@ def test_every_style_fills_the_shape_and_nothing_outside_it(style):
     assert not (changed & ~effects.hidden_mask([face], SHAPE, setting)).any()
     x, y, w, h = (int(v) for v in face.box)
     assert changed[y : y + h, x : x + w].mean() > 0.9
+
+
+@pytest.mark.parametrize("feather", [effects.FEATHER, effects.MASK_FEATHER])
+def test_the_soft_edge_is_exactly_one_on_the_ellipse_and_zero_past_its_edge(feather):
+    """At any size, place and angle, a point of the ellipse is fully hidden, a point past the soft edge
+    untouched, and the edge between falls as the distance from the ellipse grows."""
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        size = float(rng.uniform(6, 600))
+        head = effects.HeadShape(
+            float(rng.uniform(-100, 740)),
+            float(rng.uniform(-100, 580)),
+            size * float(rng.uniform(0.4, 1.0)),
+            size * float(rng.uniform(0.4, 1.2)),
+            float(rng.uniform(-np.pi, np.pi)),
+        )
+        region = clip_box(head.bounds(feather), *FRAME)
+        if region is None:
+            continue
+        x0, y0, x1, y1 = region
+        alpha = head.alpha(region, feather)[..., 0]
+        yy, xx = np.mgrid[y0:y1, x0:x1] + 0.5
+        c, s = np.cos(head.angle), np.sin(head.angle)
+        u = ((xx - head.cx) * c + (yy - head.cy) * s) / head.a
+        v = ((yy - head.cy) * c - (xx - head.cx) * s) / head.b
+        r = np.hypot(u, v)
+        assert alpha.shape == r.shape and alpha.dtype == np.float32
+        rounding = 1e-5  # the mask is computed in float32
+        assert (alpha[r <= 1 - rounding] == 1).all(), "inside the ellipse: fully hidden"
+        assert (alpha[r >= 1 + feather + rounding] == 0).all(), "past the soft edge: untouched"
+        ramp = np.clip((1 + feather - r) / feather, 0, 1)
+        assert np.abs(alpha - ramp).max() <= 1e-4, "the soft edge follows the ellipse"
