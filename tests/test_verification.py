@@ -147,7 +147,7 @@ class Meeting(Fixed):
     def detect(self, image, t, *, region=None):
         if region is None or self.name == "blazeface-near":
             try:
-                self.barrier.wait(timeout=2.0)
+                self.barrier.wait(timeout=1.0)
                 self.met += 1
             except threading.BrokenBarrierError:
                 self.barrier.reset()
@@ -164,18 +164,22 @@ def test_the_crop_of_a_track_unclear_on_the_last_frame_runs_beside_the_whole_fra
     settings = ScanSettings(tiles=False, crops=True, centerface=False, detection_range="far")
     scan = Scanner(settings, factory=lambda name, s: detectors[name])
     try:
-        first = scan.scan(IMAGE, 0.0, [user], tier="fast")  # nothing known yet: whole frame, then the crop
+        first = scan.scan(IMAGE, 0.0, [user], 10.0, tier="fast")  # nothing known yet: whole frame, then the crop
         assert (whole.met, crops.met, crops.calls) == (0, 0, 1)
-        second = scan.scan(IMAGE, 0.03, [user], tier="fast")  # unclear last frame: the crop starts at once
+        second = scan.scan(IMAGE, 0.03, [user], 10.0, tier="fast")  # unclear last frame: the crop starts at once
         assert (whole.met, crops.met, crops.calls) == (1, 1, 2), "the two calls ran at the same time"
         for result in (first, second):
             assert crop_find.box in [f.box for f in result.faces]
             assert [p.kind for p in result.passes] == ["frame", "crop"]
         whole.faces = [replace(user, score=0.95)]
-        scan.scan(IMAGE, 0.06, [user], tier="fast")  # still unclear at the start: beside, and now seen clearly
+        scan.scan(IMAGE, 0.06, [user], 10.0, tier="fast")  # still unclear at the start: beside, and now seen clearly
         assert crops.calls == 3
-        scan.scan(IMAGE, 0.09, [user], tier="fast")  # seen clearly last frame: no crop at all
+        scan.scan(IMAGE, 0.09, [user], 10.0, tier="fast")  # seen clearly last frame: no crop at all
         assert crops.calls == 3 and whole.met == 2
+        whole.faces = []
+        scan.scan(IMAGE, 0.12, [user], 10.0, tier="fast")  # unclear again: the crop after the whole frame
+        scan.scan(IMAGE, 0.15, [user], tier="fast")  # files (no budget): after it too, never beside
+        assert crops.calls == 5 and whole.met == 2
     finally:
         scan.close()
 

@@ -241,8 +241,8 @@ class Scanner:
         other = "blazeface-near" if main == "blazeface-far" else None
         if s.detection_range == "auto" and s.fast_near and tier != "all":
             main, other = "blazeface-near", "blazeface-far"
-        room = None if budget_s is None else budget_s - self._cost.get(main, 0.0)
-        beside = self._crops_beside(image, t, tracked, room) if fast and tier == "fast" else {}
+        live = tier == "fast" and budget_s is not None  # files run their crops after the whole-frame pass
+        beside = self._crops_beside(image, t, tracked, budget_s - self._cost.get(main, 0.0)) if live else {}
         if fast:
             run(main, None, "frame")
         # Held, unverified candidates get their look before the second whole-frame pass: that pass is what
@@ -278,7 +278,7 @@ class Scanner:
                 region = _crop_around(face, w, h)
                 if region is not None and fits("blazeface-near", reserve):
                     run("blazeface-near", region, "crop")
-            if tier == "fast":
+            if live:
                 self._unclear = unclear
         if sweep and s.tiles and s.detection_range != "near":
             grid = tile_grid(w, h, s.tile_size)
@@ -307,13 +307,13 @@ class Scanner:
         return ScanResult(merged, passes, time.perf_counter() - start)
 
     def _crops_beside(
-        self, image: np.ndarray, t: float, tracked: list[Face], room: float | None
+        self, image: np.ndarray, t: float, tracked: list[Face], room: float
     ) -> dict[int, tuple[Region, Future[list[Face]]]]:
         """Start the crops of the tracks the previous fast-tier scan did not see clearly on a second thread, so
         they run while this frame's whole-frame pass does; keyed by `id()` of the tracked face.
 
         They run one after another there, so no more start than fit `room` (the budget left beside the
-        whole-frame pass; None: no budget): the smallest faces first, as in the sequential crops. Without
+        whole-frame pass): the smallest faces first, as in the sequential crops. Without
         that limit a crowd's many tracks kept the fast tier past its budget (hamilton live: 208 curtained
         frames of 825 against 84).
         """
@@ -328,7 +328,7 @@ class Scanner:
             if region is None:
                 continue
             spent += self._cost.get("blazeface-near", 0.0)
-            if room is not None and spent > room:
+            if spent > room:
                 break
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-crops")
