@@ -6,7 +6,8 @@
 Prints output fps, capture-to-publish latency p50/p95/p99, detection time, CPU share of one core
 and peak memory at steady state (after a 5 s warm-up) for each detection configuration (BlazeFace short
 range "near", full range "far", every pass on the detection thread "one tier" (the default before the
-efficiency work), and the shipped two-tier default), in one run on this machine; optionally a latency
+efficiency work), the shipped fast tier with a sweep of the full-range model alone "fast tier only" (the
+design's CPU floor), and the shipped two-tier default), in one run on this machine; optionally a latency
 histogram.
 """
 
