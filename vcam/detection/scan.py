@@ -313,9 +313,8 @@ class Scanner:
         they run while this frame's whole-frame pass does; keyed by `id()` of the tracked face.
 
         They run one after another there, so no more start than fit `room` (the budget left beside the
-        whole-frame pass): the smallest faces first, as in the sequential crops. Without
-        that limit a crowd's many tracks kept the fast tier past its budget (hamilton live: 208 curtained
-        frames of 825 against 84).
+        whole-frame pass), the smallest faces first as in the sequential crops. Without that limit a crowd's
+        many tracks kept the fast tier past its budget (hamilton live: 208 curtained frames of 825, not 84).
         """
         s = self.settings
         if not (s.crops and s.crops_beside and self._unclear):
