@@ -11,9 +11,11 @@ Without a budget (file mode) every pass runs on every frame.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
@@ -156,7 +158,7 @@ class Scanner:
     """Tracks the last fast-tier scan did not see clearly on the whole frame: their crops run beside the next
     one's whole-frame pass (`ScanSettings.crops_beside`)."""
     _beside: Detector | None = None
-    _pool: ThreadPoolExecutor | None = None
+    _crop_thread: _CropThread | None = None
 
     def detector(self, name: str) -> Detector:
         if name not in self._detectors:
@@ -329,9 +331,9 @@ class Scanner:
             spent += self._cost.get("blazeface-near", 0.0)
             if spent > room:
                 break
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="vcam-crops")
-            future = self._pool.submit(self._detect, "blazeface-near", image, t, region, self._beside_detector())
+            if self._crop_thread is None:
+                self._crop_thread = _CropThread()
+            future = self._crop_thread.submit(self._detect, "blazeface-near", image, t, region, self._beside_detector())
             started[id(face)] = (region, future)
         return started
 
@@ -491,13 +493,44 @@ class Scanner:
         return cleared
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        if self._crop_thread is not None:
+            self._crop_thread.close()
+            self._crop_thread = None
         for det in [*self._detectors.values(), *([self._beside] if self._beside else [])]:
             det.close()
         self._detectors.clear()
         self._beside = None
+
+
+class _CropThread:
+    """One daemon thread that runs the crops beside the whole-frame pass, in order.
+
+    Not concurrent.futures' pool: Python joins its threads at exit, so a crop hung in native code (the
+    anonymizer abandons a hung detection thread and starts another) kept `vcam run` from ever ending
+    (tests/test_shutdown.py).
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future, Callable[..., list[Face]], tuple] | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="vcam-crops", daemon=True).start()
+
+    def submit(self, fn: Callable[..., list[Face]], *args: object) -> Future[list[Face]]:
+        future: Future[list[Face]] = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def close(self) -> None:
+        """The thread ends after the crops already submitted."""
+        self._jobs.put(None)
+
+    def _run(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, args = job
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args))
+                except BaseException as exc:  # noqa: BLE001 - handed to the scan that waits for it
+                    future.set_exception(exc)
 
 
 def _crop_around(
