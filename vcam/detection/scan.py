@@ -233,10 +233,12 @@ class Scanner:
                 return True
             return time.perf_counter() - start - forced_s + self._cost.get(name, 0.0) <= budget_s
 
-        def run(name: str, region: Region | None, kind: str) -> None:
-            found = self._detect(name, image, t, region)
+        def keep(found: list[Face], name: str, region: Region | None, kind: str) -> None:
             faces.extend(replace(f, source=f"{name} {kind}") for f in found)
             passes.append(Pass(name, region, kind))
+
+        def run(name: str, region: Region | None, kind: str) -> None:
+            keep(self._detect(name, image, t, region), name, region, kind)
 
         fast, sweep = tier in ("fast", "all"), tier in ("sweep", "all")
         main = "blazeface-near" if s.detection_range == "near" else "blazeface-far"
@@ -272,8 +274,7 @@ class Scanner:
                     unclear.add(face.track_id)
                 if id(face) in beside:
                     region, future = beside.pop(id(face))
-                    faces.extend(replace(f, source="blazeface-near crop") for f in future.result())
-                    passes.append(Pass("blazeface-near", region, "crop"))
+                    keep(future.result(), "blazeface-near", region, "crop")
                     continue
                 if clear:
                     continue
