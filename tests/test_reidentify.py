@@ -33,7 +33,8 @@ def test_an_attacker_with_a_gallery_names_hidden_faces_no_better_than_under_a_so
     """Naming each hidden face by its nearest original among all the clips' faces (three people): the
     untouched faces are all named, so the attacker works; the styles are named no more often than the
     floor's solid boxes, and lie nearer their own original than another person's about as often as chance.
-    (emoji, measured one face above the floor on the eval set and here, is left out: docs/EVALUATION.md.)"""
+    (emoji, measured one to two faces above the floor on the eval set and here, is left out:
+    docs/EVALUATION.md.)"""
     from vcam.evaluation.reidentify import FLOOR
 
     untouched, floor, hidden = scores["untouched"], scores[FLOOR], scores[style]
