@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -94,7 +95,9 @@ def test_tray_docks_and_its_menu_drives_the_pipeline(xserver, tmp_path):
     log = tmp_path / "vcam.log"
     with open(log, "w") as out:
         app = subprocess.Popen(
-            ["dbus-run-session", "--", sys.executable, "-m", "vcam", "run", "--demo", "--output", "null"],
+            # -X faulthandler: if it ever fails to quit, SIGABRT makes it print every thread's stack.
+            ["dbus-run-session", "--", sys.executable, "-X", "faulthandler", "-m", "vcam", "run", "--demo"]
+            + ["--output", "null"],
             env=env,
             cwd=tmp_path,
             stdout=out,
@@ -132,7 +135,7 @@ def test_tray_docks_and_its_menu_drives_the_pipeline(xserver, tmp_path):
         # Quit is the last item.
         choose("Up", "Return")
         quit_at = time.monotonic()
-        assert app.wait(timeout=10) == 0, log.read_text()[-2000:]
+        assert _wait_or_dump(app, log, 10) == 0, log.read_text()[-2000:]
         print(f"quit took {time.monotonic() - quit_at:.2f} s; {log.read_text().count('tray icon shown')} icon")
         assert "tray icon shown" in log.read_text()
         saved_path = Path(env["HOME"]) / ".config" / "vcam" / "config.toml"
@@ -143,6 +146,18 @@ def test_tray_docks_and_its_menu_drives_the_pipeline(xserver, tmp_path):
     finally:
         if app.poll() is None:
             app.kill()
+
+
+def _wait_or_dump(app: subprocess.Popen, log: Path, timeout: float) -> int:
+    """The exit code; if the app has not exited in `timeout`, fail with the stacks of all its threads."""
+    try:
+        return app.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        children = Path(f"/proc/{app.pid}/task/{app.pid}/children")
+        for pid in children.read_text().split() if children.exists() else []:
+            os.kill(int(pid), signal.SIGABRT)
+        time.sleep(3)
+        pytest.fail(f"still running {timeout:.0f} s after Quit; its threads:\n{log.read_text()[-6000:]}")
 
 
 def _title(env) -> str:
