@@ -84,12 +84,12 @@ def score_clips(eval_dir: Path, every: int, only: list[str] | None = None) -> di
                 index += 1
         finally:
             source.close()
-    _identify(scores, np.array(clips))
+    _attack(scores, np.array(clips))
     return scores
 
 
-def _identify(scores: dict[str, StyleScore], clips: np.ndarray) -> None:
-    """The identifying attacker, for every output against the gallery of untouched faces."""
+def _attack(scores: dict[str, StyleScore], clips: np.ndarray) -> None:
+    """Both attackers, for every output against the untouched faces (the gallery; row i is face i)."""
     if not len(clips):
         return
     gallery = np.concatenate(scores["untouched"].embeddings)
@@ -99,8 +99,11 @@ def _identify(scores: dict[str, StyleScore], clips: np.ndarray) -> None:
     for score in scores.values():
         hidden = np.concatenate(score.embeddings)
         to_gallery = np.linalg.norm(hidden[:, None] - gallery[None], axis=2)
-        score.identified = int(same[rows, to_gallery.argmin(axis=1)].sum())
         own = to_gallery[rows, rows]
+        score.faces = len(own)
+        score.matched = int((own <= SAME_PERSON).sum())
+        score.distances = [float(d) for d in own]
+        score.identified = int(same[rows, to_gallery.argmin(axis=1)].sum())
         other_people = (~same).sum(axis=1)
         nearer = ((own[:, None] < to_gallery) & ~same).sum(axis=1)
         has_others = other_people > 0
@@ -116,18 +119,11 @@ def _score_frame(
     scores: dict[str, StyleScore],
 ) -> None:
     probes = [tuple(b) for b in faces]
-    original = recognizer.embed(image, probes)
     outputs = {style: effects.apply(image, hidden, effects.EffectSettings(style=style)) for style in effects.STYLES}
     outputs[FLOOR] = solid_boxes(image, faces)
     outputs["untouched"] = image
     for name, output in outputs.items():
-        found = recognizer.embed(output, probes)
-        distance = np.linalg.norm(found - original, axis=1)
-        score = scores[name]
-        score.faces += len(probes)
-        score.matched += int((distance <= SAME_PERSON).sum())
-        score.distances += [float(d) for d in distance]
-        score.embeddings.append(found)
+        scores[name].embeddings.append(recognizer.embed(output, probes))
 
 
 def table(scores: dict[str, StyleScore]) -> str:
