@@ -150,3 +150,14 @@ def centre_inside(a: Box, b: Box) -> bool:
     """Whether the centre of box `a` lies inside box `b`."""
     cx, cy = a[0] + a[2] / 2, a[1] + a[3] / 2
     return b[0] <= cx <= b[0] + b[2] and b[1] <= cy <= b[1] + b[3]
+
+
+def merge_regions(regions: list[tuple[int, int, int, int]]) -> list[tuple[int, int, int, int]]:
+    """Unite ``(x0, y0, x1, y1)`` regions that overlap, until none do (a handful at most)."""
+    out: list[tuple[int, int, int, int]] = []
+    for region in regions:
+        while (hit := next((o for o in out if regions_overlap(o, region)), None)) is not None:
+            out.remove(hit)
+            region = (min(hit[0], region[0]), min(hit[1], region[1]), max(hit[2], region[2]), max(hit[3], region[3]))
+        out.append(region)
+    return out

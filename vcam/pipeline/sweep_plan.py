@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from vcam.detection.detect import Region
-from vcam.frames import regions_area, regions_overlap
+from vcam.frames import merge_regions, regions_area
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +146,7 @@ class SweepPlan:
                     min(height, int(np.ceil((r0 + nr + m) * ch))),
                 )
             )
-        rects = _merge_overlapping(rects)
+        rects = merge_regions(rects)
         if regions_area(rects) > self.settings.whole_share * width * height:
             return None
         return rects
@@ -165,14 +165,3 @@ class SweepPlan:
         cols, rows = self.settings.cells
         h, w = thumb.shape[:2]
         return thumb[r * h // rows : (r + 1) * h // rows, c * w // cols : (c + 1) * w // cols]
-
-
-def _merge_overlapping(rects: list[Region]) -> list[Region]:
-    """Unite rectangles that overlap, until none do (a handful at most: one per group of due cells)."""
-    out: list[Region] = []
-    for rect in rects:
-        while (hit := next((o for o in out if regions_overlap(o, rect)), None)) is not None:
-            out.remove(hit)
-            rect = (min(hit[0], rect[0]), min(hit[1], rect[1]), max(hit[2], rect[2]), max(hit[3], rect[3]))
-        out.append(rect)
-    return out
