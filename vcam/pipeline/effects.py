@@ -136,9 +136,13 @@ def head_shape(face: Face, margin: float, frame: tuple[int, int]) -> HeadShape:
         return HeadShape(0.0, 0.0, 0.0, 0.0, 0.0, rect=grown)
     angle = eye_angle(face) or 0.0
     scale = margin / EffectSettings().margin
-    size_w, size_h = (max(w, h), max(w, h)) if abs(angle) > np.radians(15) else (w, h)
-    a, b = HEAD_WIDTH * size_w * scale, HEAD_HEIGHT * size_h * scale
-    up = HEAD_UP * size_h
+    if abs(angle) > np.radians(15):
+        # A tilted head: its axis-aligned reference box has hair and ears in the corners the upright proportions
+        # leave out; a round shape as tall as the head reaches them.
+        a = b = HEAD_HEIGHT * max(w, h) * scale
+    else:
+        a, b = HEAD_WIDTH * w * scale, HEAD_HEIGHT * h * scale
+    up = HEAD_UP * (max(w, h) if abs(angle) > np.radians(15) else h)
     cx = x + w / 2 + up * np.sin(angle)
     cy = y + h / 2 - up * np.cos(angle)
     return HeadShape(float(cx), float(cy), float(a), float(b), angle)
