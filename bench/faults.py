@@ -130,7 +130,9 @@ class _FaultyScanner:
             raise RuntimeError("detector failure (injected)")
         while self.faults.hanging.on:
             time.sleep(0.02)
-        return self.inner.scan(image, t, tracked, budget_s, thorough=thorough, tier=tier, regions=regions)
+        return self.inner.scan(
+            image, t, tracked, budget_s, thorough=thorough, tier=tier, regions=regions, still=still, changes=changes
+        )
 
     def close(self) -> None:
         self.inner.close()

@@ -29,13 +29,13 @@ class FakeScanner:
         if self.ready_event is not None:
             self.ready_event.wait(10)
 
-    def scan(self, image, t, tracked, budget_s=None, *, thorough=False, tier="all"):
+    def scan(self, image, t, tracked, budget_s=None, *, thorough=False, tier="all", still=frozenset(), changes=None):
         if self.raise_scan:
             raise RuntimeError("boom")
         time.sleep(self.sleep_scan)
         from vcam.detection.scan import ScanResult
 
-        return ScanResult([Face(f, 0.9, (), t) for f in self.faces], [], self.sleep_scan)
+        return ScanResult([Face(f, 0.9, (), t) for f in self.faces], [], self.sleep_scan, checked=changes or [])
 
     def close(self):
         pass

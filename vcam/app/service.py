@@ -23,7 +23,7 @@ from vcam.identity.recognizer import EMBEDDING_SIZE
 from vcam.identity.store import EnrolmentStore
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import ControlState, LiveControls
-from vcam.pipeline.live import ANONYMIZING, PAUSED, LivePipeline, Stats, share_the_cores
+from vcam.pipeline.live import ANONYMIZING, OVERLOADED, PAUSED, LivePipeline, Stats, share_the_cores
 from vcam.pipeline.sinks import Sink
 from vcam.pipeline.sources import Source, open_source
 
@@ -191,7 +191,8 @@ class CameraService:
         if state == PAUSED:
             return f"PAUSED - real faces visible · {s.fps:.0f} fps"
         faces = f"{s.faces} face{'s' if s.faces != 1 else ''}"
-        return f"{state.capitalize()} · {faces}{self._identity_part(s)} · {s.fps:.0f} fps"
+        head = f"Behind: {s.behind}" if state == OVERLOADED and s.behind else state.capitalize()
+        return f"{head} · {faces}{self._identity_part(s)} · {s.fps:.0f} fps"
 
     def _identity_part(self, s: Stats) -> str:
         """What "hide everyone but me" is doing, for the status line (empty in the default mode)."""

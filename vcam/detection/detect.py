@@ -247,6 +247,8 @@ class CenterFaceOptions:
     frame_relative: bool = False
     """`input_width` is for the whole frame, and a region is resized by the same factor: the live sweep looks
     at the parts of the picture that moved at the scale it would see them in the whole frame."""
+    min_zoom: float = 0.0
+    """With `frame_relative`, the frame is never shrunk below this factor, whatever `input_width` says."""
 
 
 class CenterFaceDetector:
@@ -272,7 +274,8 @@ class CenterFaceDetector:
             return []
         target = self.options.input_width or min(w, int(self.options.max_side * w / max(w, h)))
         if self.options.frame_relative and self.options.input_width:
-            target = max(32, round(self.options.input_width * w / image.shape[1]))
+            zoom = max(self.options.input_width / image.shape[1], self.options.min_zoom)
+            target = max(32, round(zoom * w))
         in_w = int(np.ceil(min(target, max(w, 32)) / 32) * 32)
         in_h = int(np.ceil(in_w * h / w / 32) * 32)
         blob = cv2.dnn.blobFromImage(crop, 1.0, (in_w, in_h), (0, 0, 0), swapRB=True, crop=False)

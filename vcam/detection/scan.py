@@ -30,7 +30,7 @@ from vcam.detection.detect import (
     Region,
     merge_faces,
 )
-from vcam.frames import Box, Face, centre_inside, clip_box, iou, regions_area, regions_overlap
+from vcam.frames import Box, Face, centre_inside, clip_box, intersection, iou, regions_area, regions_overlap
 
 DetectionRange = Literal["near", "far", "auto"]
 RANGES: tuple[DetectionRange, ...] = ("near", "far", "auto")
@@ -51,6 +51,10 @@ class ScanSettings:
     The two calls were 3.8 and 3.4 ms of the fast tier's 7.2 ms per 720p frame, one after the other."""
     centerface: bool = True
     centerface_width: int = 640
+    centerface_zoom: float = 0.5
+    """Live, CenterFace never sees the frame smaller than this: it finds 94% of faces 10 px wide in its input
+    and 99% from 12 px (the eval set's images, scaled), so at half size a 24 px face is found wherever the frame
+    is. `centerface_width` alone made a 1080p frame 640 px wide for it, where a 30 px face is 10 px."""
     centerface_every: int = 3
     """In live mode CenterFace runs at least every N-th frame, more often if the budget allows."""
     sweep_tiles: int = 2
@@ -97,9 +101,15 @@ class ScanResult:
     elapsed_s: float
     cleared: list[Box] = field(default_factory=list)
     """Where a second look found no face: unverified tracks there are released."""
+    checked: list[Region] = field(default_factory=list)
+    """The changed regions CenterFace looked at for small faces (`Scanner.scan`'s `changes`)."""
 
 
 Tier = Literal["all", "fast", "sweep"]
+
+HEAD_AND_SHOULDERS = 1.6
+"""An unsure box at least this many times as wide as a tracked face whose centre it holds is that face seen
+too small (`Scanner._around_a_known_face`); the tracked box may carry the live margin for unswept faces (1.5x)."""
 
 TRACK_OVERLAP = 0.3
 """IoU with a tracked face above which a candidate is taken as that face and needs no second look."""
@@ -114,6 +124,7 @@ def default_detector_factory(name: str, settings: ScanSettings) -> Detector:
                 threshold=settings.centerface_threshold or max(0.2, settings.threshold - 0.1),
                 input_width=settings.centerface_width,
                 frame_relative=True,
+                min_zoom=settings.centerface_zoom,
             )
         )
     if name == "centerface-verify":
@@ -149,6 +160,7 @@ class Scanner:
     factory: DetectorFactory = default_detector_factory
     _detectors: dict[str, Detector] = field(default_factory=dict)
     _cost: dict[str, float] = field(default_factory=dict)
+    _cost_px: dict[str, float] = field(default_factory=dict)
     _tile_cursor: int = 0
     _frames_since_cf: int = 1_000_000
     _no_face: list[tuple[Box, float]] = field(default_factory=list)
@@ -202,6 +214,8 @@ class Scanner:
         thorough: bool = False,
         tier: Tier = "all",
         regions: list[Region] | None = None,
+        still: frozenset[int] = frozenset(),
+        changes: list[Region] | None = None,
     ) -> ScanResult:
         """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops.
 
@@ -210,6 +224,12 @@ class Scanner:
         tracked faces, second looks: every live frame), "sweep" (CenterFace on the whole frame, the other
         BlazeFace model on it, a round of tiles, second looks: the live sweep thread), or "all" (files).
         `regions` limits a sweep's CenterFace pass and tiles to those parts of the frame (None: all of it).
+        `still` are tracks whose zoomed crop can wait: seen recently, and the picture did not move around them.
+        One still gets its crop when the whole-frame pass found something on it that is not clearly it: left to
+        that unsure box (the short-range model's head-and-shoulders guess), the track lost its face's outline.
+        `changes` (fast tier) are parts of the picture that changed since they were last checked for small faces:
+        CenterFace looks at as many as fit the budget, smallest first, at the sweep's zoom; `ScanResult.checked`
+        says which.
         """
         start = time.perf_counter()
         s = self.settings
@@ -246,9 +266,17 @@ class Scanner:
         if s.detection_range == "auto" and s.fast_near and tier != "all":
             main, other = "blazeface-near", "blazeface-far"
         live = tier == "fast" and budget_s is not None  # files run their crops after the whole-frame pass
-        beside = self._crops_beside(image, t, tracked, budget_s - self._cost.get(main, 0.0)) if live else {}
+        looked = [f for f in tracked if f.track_id not in still]
+        beside = self._crops_beside(image, t, looked, budget_s - self._cost.get(main, 0.0)) if live else {}
         if fast:
             run(main, None, "frame")
+        checked: list[Region] = []
+        if fast and changes and s.centerface:
+            for region in sorted(changes, key=lambda r: (r[2] - r[0]) * (r[3] - r[1])):
+                if not self._region_fits("centerface", region, budget_s, time.perf_counter() - start):
+                    break
+                run("centerface", region, "change")
+                checked.append(region)
         # Held, unverified candidates get their look before the second whole-frame pass: that pass is what
         # keeps re-finding them.
         rechecks = sum(1 for k in tracked if k.unverified) * self._cost.get("centerface-verify", 0.0) * s.verify
@@ -269,6 +297,8 @@ class Scanner:
         if fast and s.crops:
             unclear = set()
             for face in sorted(tracked, key=lambda f: f.box[2]):
+                if face.track_id in still and not any(intersection(face.box, f.box) > 0 for f in faces):
+                    continue  # sitting still, and nothing on this frame says otherwise: its crop can wait
                 clear = _seen_clearly(face, faces, s.verify_blazeface_below)
                 if not clear and face.track_id >= 0:
                     unclear.add(face.track_id)
@@ -306,8 +336,8 @@ class Scanner:
             cleared = [f.box for f, kept in zip(merged, looked, strict=True) if kept is None]
             merged = [f for f in looked if f is not None]
             cleared += self._recheck_unverified(image, t, tracked, merged, look_fits, passes)
-            return ScanResult(merged, passes, time.perf_counter() - start, cleared)
-        return ScanResult(merged, passes, time.perf_counter() - start)
+            return ScanResult(merged, passes, time.perf_counter() - start, cleared, checked)
+        return ScanResult(merged, passes, time.perf_counter() - start, checked=checked)
 
     def _crops_beside(
         self, image: np.ndarray, t: float, tracked: list[Face], room: float
@@ -348,12 +378,23 @@ class Scanner:
     def _detect(
         self, name: str, image: np.ndarray, t: float, region: Region | None, detector: Detector | None = None
     ) -> list[Face]:
-        """One detector call, with its cost remembered (a running mean) for the budget checks."""
+        """One detector call, with its cost remembered (a running mean) for the budget checks: per call, and
+        per pixel of the frame looked at (CenterFace's cost follows the area)."""
         t0 = time.perf_counter()
         found = (detector or self.detector(name)).detect(image, t, region=region)
         dt = time.perf_counter() - t0
         self._cost[name] = dt if name not in self._cost else 0.8 * self._cost[name] + 0.2 * dt
+        x0, y0, x1, y1 = region or (0, 0, image.shape[1], image.shape[0])
+        per_px = dt / max(1, (x1 - x0) * (y1 - y0))
+        self._cost_px[name] = per_px if name not in self._cost_px else 0.8 * self._cost_px[name] + 0.2 * per_px
         return found
+
+    def _region_fits(self, name: str, region: Region, budget_s: float | None, spent: float) -> bool:
+        """Whether a look at `region` fits what is left of the budget, by the detector's cost per pixel."""
+        if budget_s is None:
+            return True
+        x0, y0, x1, y1 = region
+        return spent + self._cost_px.get(name, 0.0) * (x1 - x0) * (y1 - y0) <= budget_s
 
     def _looks_pending(self, faces: list[Face], tracked: list[Face]) -> int:
         """How many second looks the whole-frame finds and the unverified tracks need. Crops and tiles leave
@@ -428,6 +469,8 @@ class Scanner:
         budget is kept (hidden), marked unverified, so the track it starts cannot excuse the same false
         find on the next frame from its look.
         """
+        if tier != "all" and self._around_a_known_face(face, tracked):
+            return None
         verifier = self._needs_look(face, tracked, anchors)
         if verifier is None:
             guess = tier == "fast" and self._unanchored_guess(face, tracked)
@@ -448,6 +491,18 @@ class Scanner:
         # user (the short-range model at 0.48, 194 px around a 90 px face) is the face it holds, hidden as found.
         best = max(inside, key=lambda f: f.score)
         return replace(best, last_seen=face.last_seen, source=f"{verifier} verify")
+
+    def _around_a_known_face(self, face: Face, tracked: list[Face]) -> bool:
+        """Live, an unsure box far larger than a checked tracked face it holds is that face's head and shoulders:
+        the short-range model on a whole 1080p frame sees a 170 px face as 11 px and boxes the head and shoulders
+        (0.44-0.51, 450-720 px). Held as a face of its own it hid the chest and the wall (brother, 1080p live:
+        half the frames). The face itself stays tracked and hidden."""
+        if face.score >= self.settings.verify_blazeface_below:
+            return False
+        return any(
+            not k.unverified and centre_inside(k.box, face.box) and face.box[2] >= HEAD_AND_SHOULDERS * k.box[2]
+            for k in tracked
+        )
 
     def _unanchored_guess(self, face: Face, tracked: list[Face]) -> bool:
         """Live, an uncertain short-range find on the whole frame with no confident face to check it against:

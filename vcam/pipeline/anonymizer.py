@@ -11,8 +11,9 @@ Live (`two_tiers`), detection has two tiers: the fast tier (BlazeFace on the
 whole frame and on crops around tracked faces) checks every frame on that
 worker, and a sweep thread runs CenterFace and the tiles on the parts of the
 picture that moved, and on every part now and then (`vcam.pipeline.sweep_plan`);
-its finds enter the same tracker. `_tier_status` is the rule: a frame goes out only if
-the fast tier checked that very frame and every part of it was swept recently enough.
+its finds enter the same tracker. Whether a live frame may leave is decided in one place,
+`vcam.pipeline.publish_rule.decide`; what it reads is gathered here (`_evidence`), and
+when it says no, the last frame that passed is repeated for a moment, then the curtain.
 """
 
 from __future__ import annotations
@@ -30,18 +31,28 @@ import cv2
 import numpy as np
 
 from vcam import native_memory
+from vcam.detection.detect import Region
 from vcam.detection.scan import Scanner, ScanSettings, Tier
 from vcam.detection.track import Tracker, TrackerSettings
-from vcam.frames import Face, Frame
+from vcam.frames import Box, Face, Frame, grow_box
 from vcam.identity.gate import IdentityGate, IdentitySettings, frozen
 from vcam.pipeline import effects
 from vcam.pipeline.curtain import curtain
+from vcam.pipeline.motion import ChangeCheckSettings, CheckedPicture, MotionHistory, MotionSettings
+from vcam.pipeline.publish_rule import (
+    STATUS_ERROR,
+    STATUS_NEW_SCENE,
+    STATUS_SLOW,
+    STATUS_STARTING,
+    Decision,
+    Evidence,
+    PublishRuleSettings,
+    Verdict,
+    decide,
+)
 from vcam.pipeline.sweep_plan import SweepPlan, SweepPlanSettings
 
-STATUS_STARTING = "Privacy curtain: starting face detection"
-STATUS_ERROR = "Privacy curtain: face detection failed, restarting"
-STATUS_SLOW = "Privacy curtain: face detection is behind"
-STATUS_NEW_SCENE = "Privacy curtain: new scene, checking for faces"
+__all__ = ["STATUS_ERROR", "STATUS_NEW_SCENE", "STATUS_SLOW", "STATUS_STARTING", "Anonymizer", "AnonymizerSettings"]
 
 CUT_THRESHOLD = 15.0
 """Mean absolute change of a 32x18 grey thumbnail (0-255) that marks a new scene. Measured on the eval
@@ -81,11 +92,28 @@ FILE_SWEEP_S = 0.3
 Measured in docs/EVALUATION.md ("File tiers")."""
 
 
-SWEEP_NICENESS = 10
-"""The sweep thread's nice value on Linux. With another process busy on one of the two cores (a call app),
-the sweep and the fast tier fought for the other one: latency p99 42-64 ms at 720p, 27-45 ms with the sweep
-niced (bench/live_replay.py --busy, this machine; with OpenCV on one thread too, 28 ms). The sweep has
-hundreds of milliseconds to spare (`SweepPlanSettings`), the fast tier 33."""
+SWEEP_NICENESS = 3
+"""The sweep thread's nice value on Linux: on a shared core the fast tier (33 ms to spare) gets twice its
+share. At 10 (a tenth of the share) the sweep starved under another process busy on one core: with the
+publish rule it then went stale and frames were held back (1080p, bench/live_leaks.py --load busy, two runs
+each: bird 49 and 71 curtained frames of 300, brother 32 and 76; at 3: 22 and 27, 20 and 25; at 0: 14 and 21,
+10 and 19, with capture-to-publish p99 up to 124 ms against 35-103 ms at 10 and 45-75 ms at 3)."""
+
+
+REACH_SIDE = 2.5
+REACH_UP = 0.5
+REACH_DOWN = 6.0
+"""A tracked person's reach, in face widths sideways of the face's centre and face heights above its top and
+below it: where their own hands, arms and body move (a signer's hands at the forehead and the chest)."""
+
+
+def reach(box: Box) -> Box:
+    """Where a tracked person's own body moves. Changes there are that person's, and are swept within the sweep
+    plan's limits rather than checked on their frame: a signer's moving arms, checked on every frame, were a
+    region of half a 720p frame that never fit the fast tier's budget (bench/live_leaks.py)."""
+    x, y, w, h = box
+    cx = x + w / 2
+    return (cx - REACH_SIDE * w, y - REACH_UP * h, 2 * REACH_SIDE * w, (1 + REACH_UP + REACH_DOWN) * h)
 
 
 def _yield_to_the_fast_tier() -> None:
@@ -118,6 +146,18 @@ class AnonymizerSettings:
     file can look back). 0: every pass on every frame."""
     identity: IdentitySettings = field(default_factory=IdentitySettings)
     """"Hide everyone but me": the enrolment and the rules of `vcam.identity.gate`."""
+    rule: PublishRuleSettings = field(default_factory=PublishRuleSettings)
+    """Live: the publish rule's bounds (`vcam.pipeline.publish_rule`)."""
+    motion: MotionSettings = field(default_factory=MotionSettings)
+    """Live: what counts as a change of the picture (`vcam.pipeline.motion`)."""
+    change_check: ChangeCheckSettings = field(default_factory=ChangeCheckSettings)
+    """Live: how the fast tier looks at the parts of the picture that changed since they were checked for
+    small faces (`vcam.pipeline.motion.CheckedPicture`)."""
+    still_refresh_s: float = 0.25
+    """Live: a tracked face whose surroundings did not move since it was detected gets its zoomed crop only
+    when it was last detected this long ago (so its track, held `TrackerSettings.hold_s`, stays fresh), not
+    on every frame: in a crowd most faces sit still, and their crops were the fast tier's largest cost (11 of
+    its 12 detector calls per frame on the 1080p mosaic of bench/live_leaks.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +169,12 @@ class Output:
     frame: Frame
     shown: tuple[Face, ...] = ()
     """Faces left visible as the enrolled user ("hide everyone but me"); not in `faces`."""
+    repeat: bool = False
+    """Live: this frame did not pass the publish rule, and `image` is the last one that did (made from `frame`,
+    an earlier camera frame)."""
+    behind: bool = False
+    """Live: the frame did not pass for want of time (the stage is overloaded), not for a start, a new scene or
+    a failure."""
 
 
 @dataclass
@@ -140,6 +186,8 @@ class _Job:
     new_scene: bool = False
     tier: Tier = "all"
     keep_s: float = 0.0
+    still: frozenset[int] = frozenset()
+    changes: list[Region] | None = None
 
 
 class Anonymizer:
@@ -155,7 +203,7 @@ class Anonymizer:
         self._cond = threading.Condition()
         tracker = self.settings.tracker
         if self.settings.two_tiers:
-            tracker = replace(tracker, unswept_grow=UNSWEPT_GROW)
+            tracker = replace(tracker, unswept_grow=UNSWEPT_GROW, outline_s=self.settings.sweeps.still_limit_s)
             if self.settings.scan.fast_near is None:
                 self.settings = replace(self.settings, scan=replace(self.settings.scan, fast_near=LIVE_FAST_NEAR))
         self._tracker = Tracker(tracker)
@@ -175,6 +223,10 @@ class Anonymizer:
         self._cuts = 0
         """New scenes and resets so far: a change tells the identity gate to forget its checks."""
         self._gate: IdentityGate | None = None
+        self._motion = MotionHistory(self.settings.motion)
+        self._checked = CheckedPicture(self.settings.motion.step, self.settings.change_check)
+        self._last_safe: Output | None = None
+        """Live: the last output that passed the publish rule, to repeat while a frame cannot pass."""
         self.sweeps = 0
         self._generation = 0
         self._closed = False
@@ -235,7 +287,14 @@ class Anonymizer:
                 scanner.settings = replace(scanner.settings, detection_range=job.detection_range)
             try:
                 result = scanner.scan(
-                    job.frame.image, job.frame.t, expected, job.budget_s, thorough=job.new_scene, tier=job.tier
+                    job.frame.image,
+                    job.frame.t,
+                    expected,
+                    job.budget_s,
+                    thorough=job.new_scene,
+                    tier=job.tier,
+                    still=job.still,
+                    changes=job.changes,
                 )
             except Exception as exc:  # noqa: BLE001 - any detector failure must curtain, not crash
                 failures += 1
@@ -263,6 +322,7 @@ class Anonymizer:
                 if self._result_t is None or job.frame.t >= self._result_t:
                     self._tracker.update(result.faces, job.frame.t, keep_s=job.keep_s)
                     self._tracker.release_unverified(result.cleared, job.frame.t)
+                    self._mark_checked(result.checked, job.frame)
                     self._result_t = job.frame.t
                     self._result_index = job.frame.index
                     self._result_thumb = job.thumb
@@ -274,12 +334,23 @@ class Anonymizer:
             scanner.close()
             native_memory.trim()
 
-    def _swept(self, job: _Job, cells: np.ndarray | None = None) -> None:
-        """Record a completed sweep of `cells` (None: every cell) of the job's frame (caller holds the lock)."""
+    def _swept(self, job: _Job, cells: np.ndarray | None = None, regions: list[Region] | None = None) -> None:
+        """Record a completed sweep of `cells` (None: every cell), `regions` of the job's frame (None: all of it)
+        (caller holds the lock)."""
         self._swept_index = max(self._swept_index, job.frame.index)
         if job.thumb is not None:
             self._plan.swept(cells, job.thumb, job.frame.t)
+        if self.settings.two_tiers:
+            self._mark_checked(regions, job.frame)
         self.sweeps += 1
+
+    def _mark_checked(self, regions: list[Region] | None, frame: Frame) -> None:
+        """Regions of `frame` (None: all of it) checked for small faces (caller holds the lock)."""
+        if regions is not None and not regions:
+            return
+        small = self._motion.small_at(frame.t)
+        if small is not None:
+            self._checked.mark(regions, small, frame.t, frame.size)
 
     def _sweep_due(self) -> np.ndarray | None:
         """The cells the sweep thread should look at now, or None (caller holds the lock)."""
@@ -346,7 +417,7 @@ class Anonymizer:
                         looked_at=partial(self._plan.covers, cells, width=w, height=h),
                     )
                     self._tracker.release_unverified(result.cleared, job.frame.t)
-                    self._swept(job, cells)
+                    self._swept(job, cells, regions)
                 self._cond.notify_all()
         if scanner is not None:
             scanner.close()
@@ -386,6 +457,7 @@ class Anonymizer:
         tier: Tier | None = None,
         keep_s: float = 0.0,
         show_enrolled: bool | None = None,
+        late_s: float = 0.0,
     ) -> Output:
         """Anonymize one frame.
 
@@ -400,14 +472,19 @@ class Anonymizer:
         "all"), and `keep_s` holds what this frame's scan found at least that
         long (a sweep's finds until the next sweep). `show_enrolled` leaves the
         enrolled user's face visible (None: `settings.identity.show_enrolled`).
+        Live (two tiers and a budget), the publish rule decides; a frame the fast tier has not checked by
+        `wait_s` is waited for up to `late_s` longer when no earlier check can stand for it.
         """
         if not enabled:
+            with self._cond:
+                self._last_safe = None  # a pause ends what may be repeated: only frames made after it
             return Output(frame.image, [], None, 0.0, frame)
         s = self.settings
         limit = s.hang_after_s if wait_s is None else wait_s
         deadline = time.monotonic() + limit
         thumb = thumbnail(frame.image)
         tiered = s.two_tiers and budget_s is not None
+        decision: Decision | None = None
         with self._cond:
             new_scene = scene_changed(thumb, self._last_thumb)
             self._last_thumb = thumb
@@ -420,32 +497,98 @@ class Anonymizer:
                 if new_scene:
                     self._scene += 1
                     self._plan.reset()
+                    self._checked.reset()
                 self._plan.observe(thumb, frame.t)
+                self._motion.observe(frame.image, frame.t)
+                self._job.still = self._tracker.still(frame.t, self._motion.moved, s.still_refresh_s, self._precise)
+                unchecked = self._unchecked(frame, effect.margin)
+                self._job.changes = unchecked[0] if unchecked is not None else None
                 self._sweep_job = self._job
             self._cond.notify_all()
-            while self._result_index < frame.index and not self._closed:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                if self._error is not None and not self._ready:
-                    break
-                self._cond.wait(min(left, 0.05))
-            self._check_hang()
-            status = self._status(frame, thumb) or (self._tier_status(frame) if tiered else None)
-            faces = [] if status else self._tracker.faces_at(frame.t)
+            self._wait_for(frame, deadline)
+            if tiered:
+                decision, faces = self._decide(frame, thumb, effect.margin)
+                if decision.verdict is not Verdict.PUBLISH and late_s > 0 and self._result_index < frame.index:
+                    # Not checked in time, and an earlier check cannot stand for it: a late frame that passes
+                    # beats a repeated one.
+                    self._wait_for(frame, deadline + late_s)
+                    decision, faces = self._decide(frame, thumb, effect.margin)
+                status = None if decision.verdict is Verdict.PUBLISH else decision.reason
+            else:
+                status = self._status(frame, thumb)
+                faces = [] if status else self._tracker.faces_at(frame.t)
             detect_s = self._detect_s
             cuts = self._cuts
+            last_safe = self._last_safe
+        if decision is not None and decision.verdict is Verdict.REPEAT and last_safe is not None:
+            return replace(last_safe, detect_s=detect_s, repeat=True, behind=decision.behind)
         show = s.identity.show_enrolled if show_enrolled is None else show_enrolled
         shown: tuple[Face, ...] = ()
-        if show and faces:
+        if show and faces and not status:
             keep = self.identity_gate().shown(frame, faces, cuts)
             shown = tuple(f for f in faces if f.track_id in keep)
             faces = [f for f in faces if f.track_id not in keep]
         if not render:
             return Output(frame.image, faces, status, detect_s, frame, shown)
         if status:
-            return Output(curtain(frame.image, status), [], status, detect_s, frame)
-        return Output(effects.apply(frame.image, faces, effect), faces, None, detect_s, frame, shown)
+            behind = decision is not None and decision.behind
+            return Output(curtain(frame.image, status), [], status, detect_s, frame, behind=behind)
+        out = Output(effects.apply(frame.image, faces, effect), faces, None, detect_s, frame, shown)
+        if tiered:
+            with self._cond:
+                if self._last_safe is None or frame.t >= self._last_safe.frame.t:
+                    self._last_safe = out
+        return out
+
+    def _unchecked(self, frame: Frame, margin: float) -> tuple[list[Region], float] | None:
+        """Where `frame` changed since it was last checked for small faces, outside the hidden areas, and how
+        long the oldest such change has gone unchecked; None: nothing of this scene was checked yet (caller
+        holds the lock)."""
+        small = self._motion.small_at(frame.t)
+        if small is None:
+            return None
+        faces = self._tracker.faces_at(frame.t, self._motion.moved)
+        covers = [grow_box(f.box, margin) for f in faces] + [reach(f.box) for f in faces if not f.unverified]
+        return self._checked.unchecked(small, self._motion.level, covers, frame.size, frame.t)
+
+    def _precise(self, face: Face) -> bool:
+        """A detection good enough to stand while its face sits still: a zoomed crop's, or a confident one. The
+        short-range model's unsure box on the whole frame is a head-and-shoulders guess (0.5, twice the face):
+        skipping the crop that replaces it left a signer's torso unchecked under it (brother, 720p live)."""
+        return face.source.endswith(" crop") or face.score >= self.settings.scan.verify_blazeface_below
+
+    def _wait_for(self, frame: Frame, deadline: float) -> None:
+        """Wait (holding the lock) until the fast tier has checked `frame`, a failure, or `deadline`."""
+        while self._result_index < frame.index and not self._closed:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            if self._error is not None and not self._ready:
+                break
+            self._cond.wait(min(left, 0.05))
+        self._check_hang()
+
+    def _decide(self, frame: Frame, thumb: np.ndarray, margin: float) -> tuple[Decision, list[Face]]:
+        """The publish rule's verdict on a live frame, and the faces to hide if it passes (caller holds the lock).
+
+        Everything the rule reads is gathered here, from the tracker, the sweep plan and the motion history."""
+        faces, overgrown = self._tracker.covers(frame.t, self._motion.moved)
+        checked_t = self._result_t
+        late = checked_t is not None and self._result_index != frame.index
+        unchecked = self._unchecked(frame, margin)
+        evidence = Evidence(
+            t=frame.t,
+            checked_t=checked_t,
+            moved_since_check=late and self._motion.moved_outside([f.box for f in faces], checked_t, margin),
+            swept=self._plan.started and not self._plan.stale(frame.t),
+            sweep_started=self._plan.started,
+            overgrown=overgrown,
+            unchecked_change_s=float("inf") if unchecked is None else unchecked[1] if unchecked[0] else None,
+            last_safe_t=self._last_safe.frame.t if self._last_safe is not None else None,
+            error=self._error,
+            new_scene=late and scene_changed(thumb, self._result_thumb),
+        )
+        return decide(evidence, self.settings.rule), faces
 
     def set_enrolled(self, embeddings: np.ndarray) -> None:
         """A new enrolment (or none, shape (0, 128)) from the next frame on. A gate not made yet is not made
@@ -477,18 +620,6 @@ class Anonymizer:
             return STATUS_NEW_SCENE
         return None
 
-    def _tier_status(self, frame: Frame) -> str | None:
-        """The two-tier rule, in one place: published only if the fast tier checked this very frame and
-        every part of the picture was swept recently enough for what it shows (`SweepPlan.stale`: a change
-        at most `limit_s` unswept, a still part at most `still_limit_s`) (caller holds the lock)."""
-        if self._result_index != frame.index:
-            return STATUS_SLOW
-        if not self._plan.started:
-            return STATUS_NEW_SCENE if self.sweeps else STATUS_STARTING
-        if self._plan.stale(frame.t):
-            return STATUS_SLOW
-        return None
-
     def _check_hang(self) -> None:
         busy = self._busy_since
         if busy is not None and time.monotonic() - busy > self.settings.hang_after_s:
@@ -507,6 +638,9 @@ class Anonymizer:
             self._sweep_job = None
             self._swept_index = -1
             self._plan.reset()
+            self._motion.clear()
+            self._checked.reset()
+            self._last_safe = None
             self._scene += 1
             self._cuts += 1
 

@@ -28,6 +28,10 @@ from vcam.pipeline.sinks import Sink, SinkError
 from vcam.pipeline.sources import Source, SourceError
 
 STATUS_NO_CAMERA = "Privacy curtain: camera disconnected, reconnecting"
+LATE_FRAMES = 1.5
+"""A frame the fast tier has not checked by its deadline (0.8 of the frame interval) is waited for up to this
+many frame intervals more when no earlier check can stand for it (the publish rule): published late, the
+call sees the current scene; given up on, it saw the last frame again."""
 
 
 def share_the_cores() -> None:
@@ -41,6 +45,19 @@ def share_the_cores() -> None:
 
 # What the pipeline is doing, at a glance (the tray's icon and status line).
 ANONYMIZING, PAUSED, CURTAIN, NO_CAMERA, STARTING = "anonymizing", "paused", "curtain", "no camera", "starting"
+OVERLOADED = "overloaded"
+"""Anonymizing, but some frames did not pass the publish rule in time: the call gets repeated frames or the
+curtain instead. Never a raw frame."""
+
+BEHIND_WINDOW = 60
+"""Frames over which the overloaded state is judged (two seconds at 30 fps) ..."""
+BEHIND_SHARE = 0.05
+"""... and the share of them held back for want of time that makes it overloaded (three at 30 fps: a single
+late sweep after a scene change is not a machine that cannot keep up)."""
+KEEPS_UP = 0.8
+"""A smaller frame "would keep up" when the stage's measured time per frame, scaled by the pixel ratio, would
+use at most this share of the frame interval (the detectors' and the hiding's costs follow the pixels: 1080p
+to 720p cut the fast tier's and the sweep's time by 2.1-2.3x here, bench/live_replay.py)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +80,18 @@ class Stats:
     sink_recoveries: int = 0
     shown: int = 0
     """Faces left visible as the enrolled user ("hide everyone but me"): 0 or 1."""
+    repeated_frames: int = 0
+    """Frames that did not pass the publish rule and were replaced by the last one that did."""
+    behind: str = ""
+    """While overloaded, what to do about it ("1080p is too heavy for this machine, 720p would keep up")."""
 
     def line(self) -> str:
         return (
             f"{self.fps:5.1f} fps  latency p50 {self.latency_p50_ms:5.1f} ms  p99 {self.latency_p99_ms:5.1f} ms  "
             f"detect {self.detect_ms:5.1f} ms  faces {self.faces}  curtain {self.curtain_frames}/{self.frames}  "
-            f"dropped {self.dropped_frames}" + ("" if self.camera_ok else "  CAMERA LOST")
+            f"repeated {self.repeated_frames}  dropped {self.dropped_frames}"
+            + ("" if self.camera_ok else "  CAMERA LOST")
+            + (f"  BEHIND: {self.behind}" if self.behind else "")
         )
 
 
@@ -144,7 +167,11 @@ class LivePipeline:
         self._lock = threading.Lock()
         self._latencies: deque[float] = deque(maxlen=600)
         self._publish_times: deque[float] = deque(maxlen=120)
-        self.frames = self.curtain_frames = 0
+        self.frames = self.curtain_frames = self.repeated_frames = 0
+        self._behind: deque[bool] = deque(maxlen=BEHIND_WINDOW)
+        self._stage_s = 0.0
+        """Running mean of the stage's time per frame (take to publish), for the overloaded advice."""
+        self._size: tuple[int, int] | None = None
         self._faces = 0
         self._shown = 0
         self._newest: Frame | None = None
@@ -276,22 +303,35 @@ class LivePipeline:
         with self._lock:
             self._newest = frame
         budget = self._budget_s if self._budget_s is not None else interval
+        started = time.monotonic()
         out = self.anonymizer.process(
             frame,
             state.effect(),
             enabled=state.enabled,
             wait_s=budget * 0.8,
             budget_s=budget * 0.6,
+            late_s=budget * LATE_FRAMES,
             detection_range=state.detection_range,
             show_enrolled=state.mode == "all-but-me",
         )
-        self._state = PAUSED if not state.enabled else CURTAIN if out.curtain else ANONYMIZING
-        self._send(out.image, curtained=out.curtain is not None, frame=frame)
+        with self._lock:
+            self._behind.append(out.behind)
+            overloaded = sum(self._behind) >= BEHIND_SHARE * BEHIND_WINDOW
+            self._size = frame.size
+        if not state.enabled:
+            self._state = PAUSED
+        elif out.curtain and not out.behind:
+            self._state = CURTAIN
+        else:
+            self._state = OVERLOADED if overloaded else CURTAIN if out.curtain else ANONYMIZING
+        self._send(out.image, curtained=out.curtain is not None, frame=out.frame, repeated=out.repeat)
         if self._state == ANONYMIZING and not self._announced:
             self._announced = True  # the start-up benchmark times `vcam run` to this line
             self._event("anonymizing: first frame published")
         with self._lock:
-            self._latencies.append(time.monotonic() - frame.t)
+            if not out.repeat:
+                self._latencies.append(time.monotonic() - frame.t)
+            self._stage_s = 0.9 * self._stage_s + 0.1 * (time.monotonic() - started)
             self._faces = count_people(out.faces)
             self._shown = len(out.shown)
             self._detect_s = out.detect_s
@@ -325,7 +365,7 @@ class LivePipeline:
         self._event(f"output back: publishing to {getattr(self.sink, 'name', 'the output')} again")
         return True
 
-    def _send(self, image: np.ndarray, *, curtained: bool, frame: Frame | None = None) -> None:
+    def _send(self, image: np.ndarray, *, curtained: bool, frame: Frame | None = None, repeated: bool = False) -> None:
         """Publish; `on_output` sees each published image with the camera frame it was made from (None: none yet)."""
         assert self.sink is not None
         try:
@@ -344,6 +384,7 @@ class LivePipeline:
         with self._lock:
             self.frames += 1
             self.curtain_frames += int(curtained)
+            self.repeated_frames += int(repeated)
             self._publish_times.append(time.monotonic())
         if self._on_output is not None:
             self._on_output(image, frame)
@@ -381,4 +422,17 @@ class LivePipeline:
                 detector_errors=self.anonymizer.detector_errors,
                 sink_recoveries=self.sink_recoveries,
                 shown=self._shown,
+                repeated_frames=self.repeated_frames,
+                behind=self._advice() if self._state == OVERLOADED else "",
             )
+
+    def _advice(self) -> str:
+        """What to do about being overloaded: a smaller frame where one would keep up (caller holds the lock)."""
+        interval = 1.0 / (self._fps or 30.0)
+        if self._size is not None and self._size[1] > 720:
+            w, h = self._size
+            ratio = (1280 * 720) / (w * h)
+            if self._stage_s * ratio <= KEEPS_UP * interval:
+                return f"{h}p is too heavy for this machine, 720p would keep up"
+            return f"{h}p is too heavy for this machine; try 720p and closing other programs"
+        return "this machine is too busy to check every frame; close other programs or lower --fps"
