@@ -549,7 +549,7 @@ class Anonymizer:
             return None
         faces = self._tracker.faces_at(frame.t, self._motion.moved)
         covers = [grow_box(f.box, margin) for f in faces] + [reach(f.box) for f in faces if not f.unverified]
-        return self._checked.unchecked(small, self._motion.level, covers, frame.size, frame.t)
+        return self._checked.unchecked(small, self._motion.current_levels(), covers, frame.size, frame.t)
 
     def _precise(self, face: Face) -> bool:
         """A detection good enough to stand while its face sits still: a zoomed crop's, or a confident one. The

@@ -37,6 +37,13 @@ class MotionSettings:
     a still scene's median is 0.67 sigma of the difference, so 5x is 3.4 sigma)."""
     max_level: float = 40.0
     """The noise estimate never raises the level above this (a panning camera is not noise)."""
+    floor_k: float = 4.0
+    """Per pixel, a change must also exceed this many times that pixel's usual change between frames (a running
+    mean over about 20 frames): compressed texture (eat's window, 1080p) flickered past the frame-wide level in
+    the same places every frame, and each flicker was a change to look at."""
+    floor_rate: float = 0.05
+    """How fast a pixel's usual change follows what it sees (per frame): a face moving into a quiet part of the
+    picture changes it at once, long before its usual change has risen."""
     moved_share: float = 0.03
     """A box moved when more than this share of its pixels (and at least one) changed."""
 
@@ -49,6 +56,10 @@ class MotionHistory:
         self._frames: deque[tuple[float, np.ndarray]] = deque()
         self._noise: deque[float] = deque(maxlen=60)
         self.level = self.settings.min_level
+        self._floor: np.ndarray | None = None
+        self.levels: np.ndarray | None = None
+        """Per pixel (at 1/`step`), the change that counts: the frame-wide level, or more where the pixel always
+        flickers (`MotionSettings.floor_k`)."""
 
     def observe(self, image: np.ndarray, t: float) -> None:
         """Keep the frame captured at `t` (newest last; an older `t` than the newest is ignored)."""
@@ -62,8 +73,14 @@ class MotionHistory:
             # The lowest median of the last two seconds: motion raises a frame's median, noise is the floor.
             s = self.settings
             self.level = min(s.max_level, max(s.min_level, s.noise_k * min(self._noise)))
+            if self._floor is None or self._floor.shape != diff.shape:
+                self._floor = diff.astype(np.float32)
+            else:
+                cv2.accumulateWeighted(diff, self._floor, s.floor_rate)
+            self.levels = np.clip(s.floor_k * self._floor, self.level, s.max_level)
         elif self._frames:
             self._frames.clear()  # another camera or size: nothing before says anything now
+            self._floor = self.levels = None
         self._frames.append((t, small))
         while self._frames and t - self._frames[0][0] > self.settings.keep_s:
             self._frames.popleft()
@@ -71,6 +88,14 @@ class MotionHistory:
     def clear(self) -> None:
         self._frames.clear()
         self._noise.clear()
+        self._floor = self.levels = None
+
+    def current_levels(self) -> float | np.ndarray:
+        """The change that counts, per pixel where known (else frame-wide), for the newest frame."""
+        return self._level()
+
+    def _level(self, y0: int = 0, y1: int | None = None, x0: int = 0, x1: int | None = None) -> np.ndarray | float:
+        return self.level if self.levels is None else self.levels[y0:y1, x0:x1]
 
     def small_at(self, t: float) -> np.ndarray | None:
         """The small grey copy of the frame captured at `t`, if it is kept."""
@@ -90,7 +115,7 @@ class MotionHistory:
         then = self._at(since)
         if then is None or not self._frames:
             return None
-        return cv2.absdiff(self._frames[-1][1], then) > self.level
+        return cv2.absdiff(self._frames[-1][1], then) > self._level()
 
     def _region(self, box: Box, grow: float, shape: tuple[int, ...]) -> tuple[int, int, int, int] | None:
         x, y, w, h = box
@@ -111,7 +136,7 @@ class MotionHistory:
         if region is None:
             return False
         x0, y0, x1, y1 = region
-        diff = cv2.absdiff(self._frames[-1][1][y0:y1, x0:x1], then[y0:y1, x0:x1]) > self.level
+        diff = cv2.absdiff(self._frames[-1][1][y0:y1, x0:x1], then[y0:y1, x0:x1]) > self._level(y0, y1, x0, x1)
         count = int(diff.sum())
         return count > 0 and count > self.settings.moved_share * diff.size
 
@@ -190,7 +215,7 @@ class CheckedPicture:
         return mask
 
     def unchecked(
-        self, small: np.ndarray, level: float, covers: list[Box], frame: tuple[int, int], t: float
+        self, small: np.ndarray, level: float | np.ndarray, covers: list[Box], frame: tuple[int, int], t: float
     ) -> tuple[list[Region], float] | None:
         """Regions of the `frame`-sized frame (w, h) whose picture (`small`, captured at `t`) changed by more
         than `level` since they were last checked, outside the `covers` (the hidden areas), each grown by the
