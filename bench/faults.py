@@ -113,26 +113,12 @@ class _FaultyScanner:
     def warm_up(self) -> None:
         self.inner.warm_up()
 
-    def scan(
-        self,
-        image,
-        t,
-        tracked,
-        budget_s=None,
-        *,
-        thorough=False,
-        tier="all",
-        regions=None,
-        still=frozenset(),
-        changes=None,
-    ):
+    def scan(self, image, t, tracked, budget_s=None, **options):
         if self.faults.raising.on:
             raise RuntimeError("detector failure (injected)")
         while self.faults.hanging.on:
             time.sleep(0.02)
-        return self.inner.scan(
-            image, t, tracked, budget_s, thorough=thorough, tier=tier, regions=regions, still=still, changes=changes
-        )
+        return self.inner.scan(image, t, tracked, budget_s, **options)
 
     def close(self) -> None:
         self.inner.close()

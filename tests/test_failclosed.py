@@ -29,7 +29,19 @@ class FakeScanner:
         if self.ready_event is not None:
             self.ready_event.wait(10)
 
-    def scan(self, image, t, tracked, budget_s=None, *, thorough=False, tier="all", still=frozenset(), changes=None):
+    def scan(
+        self,
+        image,
+        t,
+        tracked,
+        budget_s=None,
+        *,
+        thorough=False,
+        tier="all",
+        still=frozenset(),
+        changes=None,
+        tiles=True,
+    ):
         if self.raise_scan:
             raise RuntimeError("boom")
         time.sleep(self.sleep_scan)

@@ -38,19 +38,7 @@ class TierScanner:
     def warm_up(self) -> None:
         pass
 
-    def scan(
-        self,
-        image,
-        t,
-        tracked,
-        budget_s=None,
-        *,
-        thorough=False,
-        tier="all",
-        regions=None,
-        still=frozenset(),
-        changes=None,
-    ):
+    def scan(self, image, t, tracked, budget_s=None, *, tier="all", regions=None, changes=None, **_options):
         if tier == "sweep":
             self.sweep_open.wait(30)
             self.sweeps.append(t)

@@ -216,6 +216,7 @@ class Scanner:
         regions: list[Region] | None = None,
         still: frozenset[int] = frozenset(),
         changes: list[Region] | None = None,
+        tiles: bool = True,
     ) -> ScanResult:
         """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops.
 
@@ -229,7 +230,7 @@ class Scanner:
         that unsure box (the short-range model's head-and-shoulders guess), the track lost its face's outline.
         `changes` (fast tier) are parts of the picture that changed since they were last checked for small faces:
         CenterFace looks at as many as fit the budget, smallest first, at the sweep's zoom; `ScanResult.checked`
-        says which.
+        says which. `tiles=False` leaves this scan's tiles out (a live sweep while the stage is behind).
         """
         start = time.perf_counter()
         s = self.settings
@@ -313,7 +314,7 @@ class Scanner:
                     run("blazeface-near", region, "crop")
             if live:
                 self._unclear = unclear
-        if sweep and s.tiles and s.detection_range != "near":
+        if sweep and s.tiles and tiles and s.detection_range != "near":
             grid = tile_grid(w, h, s.tile_size)
             rounds = s.sweep_tiles if tier == "sweep" else len(grid)
             if regions is not None:

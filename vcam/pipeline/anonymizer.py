@@ -50,6 +50,7 @@ from vcam.pipeline.publish_rule import (
     Verdict,
     decide,
 )
+from vcam.pipeline.shedding import LoadShedding, SheddingSettings
 from vcam.pipeline.sweep_plan import SweepPlan, SweepPlanSettings
 
 __all__ = ["STATUS_ERROR", "STATUS_NEW_SCENE", "STATUS_SLOW", "STATUS_STARTING", "Anonymizer", "AnonymizerSettings"]
@@ -78,6 +79,12 @@ UNSWEPT_GROW = 1.5
 """Live, the margin of a face the fast tier found and no sweep has outlined yet (TrackerSettings.unswept_grow):
 1.5 hid the tilted head entering the shipped still from its first frame (tests/test_tiers.py)."""
 
+
+OUTLINE_S = 3.0
+"""Live, how long a sweep's outline of a face (CenterFace's whole-head box) is carried with its track
+(`TrackerSettings.outline_s`): CenterFace finds a 35 px face at 0.25-0.5 in one sweep and misses it in the
+next, and for one or two sweeps the face kept only BlazeFace's brows-to-mouth box, its hair showing under load
+(tests/test_publish_rule.py, the 1080p back row with a core busy: detail 0.50-0.55 at the still limit, 1.2 s)."""
 
 LIVE_FAST_NEAR = True
 """Live, the short-range model checks every frame on the whole frame (128 px input: 3 ms against the full-range
@@ -150,6 +157,8 @@ class AnonymizerSettings:
     """Live: the publish rule's bounds (`vcam.pipeline.publish_rule`)."""
     motion: MotionSettings = field(default_factory=MotionSettings)
     """Live: what counts as a change of the picture (`vcam.pipeline.motion`)."""
+    shedding: SheddingSettings = field(default_factory=SheddingSettings)
+    """Live: when the stage is behind, and sheds the sweep's tiles and postpones it (`vcam.pipeline.shedding`)."""
     change_check: ChangeCheckSettings = field(default_factory=ChangeCheckSettings)
     """Live: how the fast tier looks at the parts of the picture that changed since they were checked for
     small faces (`vcam.pipeline.motion.CheckedPicture`)."""
@@ -203,7 +212,7 @@ class Anonymizer:
         self._cond = threading.Condition()
         tracker = self.settings.tracker
         if self.settings.two_tiers:
-            tracker = replace(tracker, unswept_grow=UNSWEPT_GROW, outline_s=self.settings.sweeps.still_limit_s)
+            tracker = replace(tracker, unswept_grow=UNSWEPT_GROW, outline_s=OUTLINE_S)
             if self.settings.scan.fast_near is None:
                 self.settings = replace(self.settings, scan=replace(self.settings.scan, fast_near=LIVE_FAST_NEAR))
         self._tracker = Tracker(tracker)
@@ -225,6 +234,7 @@ class Anonymizer:
         self._gate: IdentityGate | None = None
         self._motion = MotionHistory(self.settings.motion)
         self._checked = CheckedPicture(self.settings.motion.step, self.settings.change_check)
+        self._shedding = LoadShedding(self.settings.shedding)
         self._last_safe: Output | None = None
         """Live: the last output that passed the publish rule, to repeat while a frame cannot pass."""
         self.sweeps = 0
@@ -357,7 +367,7 @@ class Anonymizer:
         job = self._sweep_job
         if job is None or job.frame.index <= self._swept_index:
             return None
-        cells = self._plan.due(job.frame.t)
+        cells = self._plan.due(job.frame.t, postpone=self._shedding.behind)
         return cells if cells.any() else None
 
     def _sweep_work(self, gen: int) -> None:
@@ -377,7 +387,7 @@ class Anonymizer:
                     self._cond.wait(0.02)
                 if self._closed or gen != self._generation:
                     break
-                job, scene = self._sweep_job, self._scene
+                job, scene, shed = self._sweep_job, self._scene, self._shedding.behind
                 assert job is not None and cells is not None
                 expected = self._tracker.faces_at(job.frame.t)
             h, w = job.frame.image.shape[:2]
@@ -389,7 +399,9 @@ class Anonymizer:
                     scanner = self._make_scanner()
                 if job.detection_range and job.detection_range != scanner.settings.detection_range:
                     scanner.settings = replace(scanner.settings, detection_range=job.detection_range)
-                result = scanner.scan(job.frame.image, job.frame.t, expected, None, tier="sweep", regions=regions)
+                result = scanner.scan(
+                    job.frame.image, job.frame.t, expected, None, tier="sweep", regions=regions, tiles=not shed
+                )
             except Exception as exc:  # noqa: BLE001 - a failing sweep curtains by going stale, never crashes
                 failures += 1
                 with self._cond:
@@ -514,6 +526,7 @@ class Anonymizer:
                     self._wait_for(frame, deadline + late_s)
                     decision, faces = self._decide(frame, thumb, effect.margin)
                 status = None if decision.verdict is Verdict.PUBLISH else decision.reason
+                self._shedding.record(decision.behind)
             else:
                 status = self._status(frame, thumb)
                 faces = [] if status else self._tracker.faces_at(frame.t)
@@ -588,7 +601,14 @@ class Anonymizer:
             error=self._error,
             new_scene=late and scene_changed(thumb, self._result_thumb),
         )
-        return decide(evidence, self.settings.rule), faces
+        decision = decide(evidence, self.settings.rule)
+        return decision, faces
+
+    @property
+    def behind(self) -> bool:
+        """Live: the stage is behind (enough recent frames held back for want of time) and sheds load."""
+        with self._cond:
+            return self._shedding.behind
 
     def set_enrolled(self, embeddings: np.ndarray) -> None:
         """A new enrolment (or none, shape (0, 128)) from the next frame on. A gate not made yet is not made
@@ -640,6 +660,7 @@ class Anonymizer:
             self._plan.reset()
             self._motion.clear()
             self._checked.reset()
+            self._shedding.reset()
             self._last_safe = None
             self._scene += 1
             self._cuts += 1

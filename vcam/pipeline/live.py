@@ -46,14 +46,8 @@ def share_the_cores() -> None:
 # What the pipeline is doing, at a glance (the tray's icon and status line).
 ANONYMIZING, PAUSED, CURTAIN, NO_CAMERA, STARTING = "anonymizing", "paused", "curtain", "no camera", "starting"
 OVERLOADED = "overloaded"
-"""Anonymizing, but some frames did not pass the publish rule in time: the call gets repeated frames or the
-curtain instead. Never a raw frame."""
-
-BEHIND_WINDOW = 60
-"""Frames over which the overloaded state is judged (two seconds at 30 fps) ..."""
-BEHIND_SHARE = 0.05
-"""... and the share of them held back for want of time that makes it overloaded (three at 30 fps: a single
-late sweep after a scene change is not a machine that cannot keep up)."""
+"""Anonymizing, but frames do not pass the publish rule in time (`Anonymizer.behind`): the call gets repeated
+frames or the curtain instead, never a raw frame, and the stage sheds what can wait."""
 KEEPS_UP = 0.8
 """A smaller frame "would keep up" when the stage's measured time per frame, scaled by the pixel ratio, would
 use at most this share of the frame interval (the detectors' and the hiding's costs follow the pixels: 1080p
@@ -168,7 +162,6 @@ class LivePipeline:
         self._latencies: deque[float] = deque(maxlen=600)
         self._publish_times: deque[float] = deque(maxlen=120)
         self.frames = self.curtain_frames = self.repeated_frames = 0
-        self._behind: deque[bool] = deque(maxlen=BEHIND_WINDOW)
         self._stage_s = 0.0
         """Running mean of the stage's time per frame (take to publish), for the overloaded advice."""
         self._size: tuple[int, int] | None = None
@@ -314,9 +307,8 @@ class LivePipeline:
             detection_range=state.detection_range,
             show_enrolled=state.mode == "all-but-me",
         )
+        overloaded = self.anonymizer.behind
         with self._lock:
-            self._behind.append(out.behind)
-            overloaded = sum(self._behind) >= BEHIND_SHARE * BEHIND_WINDOW
             self._size = frame.size
         if not state.enabled:
             self._state = PAUSED

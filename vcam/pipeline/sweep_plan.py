@@ -78,13 +78,17 @@ class SweepPlan:
         moved = self._block_change(thumb) > self.settings.motion
         self._moved_since = np.where(moved, np.minimum(self._moved_since, t), np.inf)
 
-    def due(self, t: float) -> np.ndarray:
-        """Boolean (rows, cols) mask of the cells the sweep should look at for a frame at `t`."""
+    def due(self, t: float, *, postpone: bool = False) -> np.ndarray:
+        """Boolean (rows, cols) mask of the cells the sweep should look at for a frame at `t`. `postpone` (the
+        stage is behind): a moved cell waits until `limit_s - gap_s` after its last sweep instead of `every_s`,
+        a still one until `still_limit_s - gap_s`, so a sweep still ends before frames would be held for it."""
         s = self.settings
+        every = s.limit_s - s.gap_s if postpone else s.every_s
+        still_every = s.still_limit_s - s.gap_s if postpone else s.still_every_s
         age = t - self._last
         moved = np.isfinite(self._moved_since)
         unswept = ~np.isfinite(self._last)
-        due = unswept | (moved & (age >= s.every_s)) | (age >= s.still_every_s)
+        due = unswept | (moved & (age >= every)) | (age >= still_every)
         if not due.any() or (not unswept.any() and t - self._latest < s.gap_s):
             # Sweeps no closer together than `gap_s`: cells moving at different moments otherwise each got
             # a sweep of their own, out of step (a signer: 4.5 sweeps a second of half the frame each).
@@ -92,7 +96,7 @@ class SweepPlan:
         # Cells that would be due before the next sweep come along: one sweep of a larger region costs less
         # than several of small ones (each sweep also runs its tiles and second looks), and the cells'
         # schedules fall in step. (Still cells brought along at half their interval made most sweeps whole.)
-        return due | (moved & (age >= s.gap_s)) | (age >= s.still_every_s - s.every_s)
+        return due | (moved & (age >= s.gap_s)) | (age >= still_every - every)
 
     def stale(self, t: float) -> bool:
         """True when a frame at `t` must not be published: a cell never swept, a change unswept longer than
