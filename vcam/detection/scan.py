@@ -497,12 +497,15 @@ class Scanner:
         """Live, an unsure box far larger than a checked tracked face it holds is that face's head and shoulders:
         the short-range model on a whole 1080p frame sees a 170 px face as 11 px and boxes the head and shoulders
         (0.44-0.51, 450-720 px). Held as a face of its own it hid the chest and the wall (brother, 1080p live:
-        half the frames). The face itself stays tracked and hidden."""
+        half the frames). The face itself stays tracked and hidden. Only a confident face counts: the parts of
+        hamilton's close-up profile are unsure boxes, and the larger unsure box around them is what covers it."""
         if face.score >= self.settings.verify_blazeface_below:
             return False
+        sure = self.settings.verify_blazeface_below
         return any(
-            not k.unverified and centre_inside(k.box, face.box) and face.box[2] >= HEAD_AND_SHOULDERS * k.box[2]
+            k.score >= sure and centre_inside(k.box, face.box) and face.box[2] >= HEAD_AND_SHOULDERS * k.box[2]
             for k in tracked
+            if not k.unverified
         )
 
     def _unanchored_guess(self, face: Face, tracked: list[Face]) -> bool:
