@@ -76,8 +76,9 @@ def judge(clip: Path, boxes: list[list[list[float]]], recording: Path) -> dict:
     readable = []
     for k, original in enumerate(frames(clip)):
         for i, box, out in crops.get(k, []):
-            if detail_correlation(original, out, box) >= 0.5:
-                readable.append((i, k))
+            corr = detail_correlation(original, out, box)
+            if corr >= 0.5:
+                readable.append((i, k, [round(v) for v in box], round(corr, 2)))
     shown = [m for m in matches if m is not None]
     stale = sum(1 for a, b in zip(matches, matches[1:], strict=False) if b is not None and a == b)
     return {
@@ -87,7 +88,8 @@ def judge(clip: Path, boxes: list[list[list[float]]], recording: Path) -> dict:
         "current": len(shown) - stale,
         "face_frames": sum(len(boxes[m]) for m in shown),
         "readable": len(readable),
-        "longest": _longest(sorted({i for i, _ in readable})),
+        "longest": _longest(sorted({i for i, *_ in readable})),
+        "leaks": readable,
     }
 
 
@@ -105,6 +107,7 @@ def main() -> None:
     p.add_argument("--clip", default="mosaic", help="a clip name part, or mosaic")
     p.add_argument("--seconds", type=float, default=8.0)
     p.add_argument("--busy", action="store_true", help="another process keeps one core busy")
+    p.add_argument("--verbose", action="store_true", help="list every readable face-frame")
     args = p.parse_args()
     if args.clip == "mosaic":
         picked = [next(c for c in video_cases(args.eval_dir) if n in c[0].name) for n in MOSAIC]
@@ -155,6 +158,9 @@ def main() -> None:
         f"(longest run {result['longest']})"
     )
     print("last stats line:", [line for line in run.stderr.splitlines() if "fps" in line][-1:])
+    if args.verbose:
+        for leak in result["leaks"]:
+            print("  recorded frame {} shows camera frame {}: face {}, detail {:.2f}".format(*leak))
 
 
 if __name__ == "__main__":

@@ -29,19 +29,7 @@ class FakeScanner:
         if self.ready_event is not None:
             self.ready_event.wait(10)
 
-    def scan(
-        self,
-        image,
-        t,
-        tracked,
-        budget_s=None,
-        *,
-        thorough=False,
-        tier="all",
-        still=frozenset(),
-        changes=None,
-        tiles=True,
-    ):
+    def scan(self, image, t, tracked, budget_s=None, *, changes=None, **_options):
         if self.raise_scan:
             raise RuntimeError("boom")
         time.sleep(self.sleep_scan)
