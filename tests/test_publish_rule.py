@@ -102,7 +102,7 @@ def test_start_and_new_scene_are_not_load():
 
 # -- live scenes on real faces ----------------------------------------------------------------------------------
 FPS = 30.0
-VISIBLE = 2 / 3
+VISIBLE = 0.55
 
 
 def _sprite(scale: float) -> tuple[np.ndarray, np.ndarray, list[float]]:
@@ -180,9 +180,8 @@ class Scene:
                 continue
             x0, y0 = max(0.0, at[0] + bx), max(0.0, at[1] + by)
             x1, y1 = min(self.size[0], at[0] + bx + bw), min(self.size[1], at[1] + by + bh)
-            # A face counts once two thirds of it are in the picture. On the frame a 35 px face is half in, at the
-            # edge, no detector here finds it; at 62% CenterFace does at 0.3 on some frames (at any zoom), and
-            # BlazeFace later.
+            # A face counts once more than half of it is in the picture. On the frame a 35 px face is half in,
+            # at the edge, no detector here finds it (CenterFace from 62%, at any zoom; BlazeFace later).
             if x1 - x0 > VISIBLE * bw and y1 - y0 > VISIBLE * bh:
                 out.append([x0, y0, x1 - x0, y1 - y0])
         return out
@@ -371,10 +370,7 @@ def test_an_overloaded_camera_says_so_in_its_stats_its_status_and_the_tray(tmp_p
     try:
         assert service.anonymizer.wait_ready(60)
         deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            stats = service.stats()
-            if service.state(stats) == OVERLOADED and stats.repeated_frames > 0:
-                break
+        while service.state() != OVERLOADED and time.monotonic() < deadline:
             time.sleep(0.1)
         stats = service.stats()
         status = service.handle({"cmd": "status"})

@@ -107,9 +107,6 @@ class ScanResult:
 
 Tier = Literal["all", "fast", "sweep"]
 
-CHANGE_ZOOM = 0.75
-"""The fast tier's CenterFace looks at changed regions at this zoom or more (`default_detector_factory`)."""
-
 HEAD_AND_SHOULDERS = 1.6
 """An unsure box at least this many times as wide as a tracked face whose centre it holds is that face seen
 too small (`Scanner._around_a_known_face`); the tracked box may carry the live margin for unswept faces (1.5x)."""
@@ -128,19 +125,6 @@ def default_detector_factory(name: str, settings: ScanSettings) -> Detector:
                 input_width=settings.centerface_width,
                 frame_relative=True,
                 min_zoom=settings.centerface_zoom,
-            )
-        )
-    if name == "centerface-change":
-        # The fast tier's look at a changed part of the picture: small regions (a person walking in, a face
-        # coming out from behind someone), so a closer look costs little (256x256 at 0.75: 192x192, ~6 ms here)
-        # and finds what enters at the edge a frame or two sooner (a 35 px face 62-72% in the picture: found
-        # at 0.75, missed at 0.5).
-        return CenterFaceDetector(
-            CenterFaceOptions(
-                threshold=settings.centerface_threshold or max(0.2, settings.threshold - 0.1),
-                input_width=settings.centerface_width,
-                frame_relative=True,
-                min_zoom=max(settings.centerface_zoom, CHANGE_ZOOM),
             )
         )
     if name == "centerface-verify":
@@ -203,11 +187,9 @@ class Scanner:
         """
         blank = np.zeros((size[1], size[0], 3), np.uint8)
         for name in self._names():
-            # The change look is run on changed regions, not whole frames: its cost per pixel is learned on one.
-            region = (0, 0, 256, 256) if name == "centerface-change" else None
-            self.detector(name).detect(blank, 0.0, region=region)
+            self.detector(name).detect(blank, 0.0)
             self._cost.pop(name, None)
-            self._detect(name, blank, 0.0, region)
+            self._detect(name, blank, 0.0, None)
         if self.settings.crops and self.settings.crops_beside:
             self._beside_detector().detect(blank, 0.0)
 
@@ -217,7 +199,7 @@ class Scanner:
         if s.crops or s.detection_range == "auto":
             names.append("blazeface-near")
         if s.centerface:
-            names += ["centerface", "centerface-change"]
+            names.append("centerface")
         if s.verify:
             names.append("centerface-verify")
         return list(dict.fromkeys(names))
@@ -234,7 +216,6 @@ class Scanner:
         regions: list[Region] | None = None,
         still: frozenset[int] = frozenset(),
         changes: list[Region] | None = None,
-        rechecks: list[Region] | None = None,
         tiles: bool = True,
     ) -> ScanResult:
         """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops.
@@ -249,9 +230,7 @@ class Scanner:
         that unsure box (the short-range model's head-and-shoulders guess), the track lost its face's outline.
         `changes` (fast tier) are parts of the picture that changed since they were last checked for small faces:
         CenterFace looks at as many as fit the budget, smallest first, at the sweep's zoom; `ScanResult.checked`
-        says which. `rechecks` are changed regions looked at before that found no face: looked at again after the
-        crops, with what is left of the budget. `tiles=False` leaves this scan's tiles out (a live sweep while
-        the stage is behind).
+        says which. `tiles=False` leaves this scan's tiles out (a live sweep while the stage is behind).
         """
         start = time.perf_counter()
         s = self.settings
@@ -295,9 +274,9 @@ class Scanner:
         checked: list[Region] = []
         if fast and changes and s.centerface:
             for region in sorted(changes, key=lambda r: (r[2] - r[0]) * (r[3] - r[1])):
-                if not self._region_fits("centerface-change", region, budget_s, time.perf_counter() - start):
+                if not self._region_fits("centerface", region, budget_s, time.perf_counter() - start):
                     break
-                run("centerface-change", region, "change")
+                run("centerface", region, "change")
                 checked.append(region)
         # Held, unverified candidates get their look before the second whole-frame pass: that pass is what
         # keeps re-finding them.
@@ -335,12 +314,6 @@ class Scanner:
                     run("blazeface-near", region, "crop")
             if live:
                 self._unclear = unclear
-        if fast and rechecks and s.centerface:
-            for region in sorted(rechecks, key=lambda r: (r[2] - r[0]) * (r[3] - r[1])):
-                if not self._region_fits("centerface-change", region, budget_s, time.perf_counter() - start):
-                    break
-                run("centerface-change", region, "change")
-                checked.append(region)
         if sweep and s.tiles and tiles and s.detection_range != "near":
             grid = tile_grid(w, h, s.tile_size)
             rounds = s.sweep_tiles if tier == "sweep" else len(grid)

@@ -40,13 +40,6 @@ class TrackerSettings:
     """How long an unverified candidate (kept unchecked for want of time) is held when not found again: about
     one live scan. A real face is found again and hidden again; a torso, held the full `hold_s`, made the
     brother clip's frames with false hides 33 of 65 live."""
-    small_face_px: float = 40.0
-    small_grow: float = 1.0
-    """Live, a face whose box is narrower than `small_face_px` is hidden with its box grown by `small_grow`: a
-    small face's box from BlazeFace runs brows to mouth, and the head's proportions (measured on larger faces)
-    left the hair of a 35 px tilted head at detail 0.45-0.52 when no sweep's whole-head outline was at hand
-    (tests/test_publish_rule.py, the 1080p back row under a busy core). Files sweep every 0.3 s at full size and
-    keep CenterFace's outline: 1.0."""
     outline_s: float = 0.0
     """Live, a sweep's outline of a face (CenterFace's box: the whole head, where BlazeFace's runs brows to mouth)
     is carried with the track this long after the sweep saw it, even when the next sweep of its part missed it
@@ -73,8 +66,6 @@ class _Track:
     """The sweep's box for this face, and the track's box when the sweep saw it (`sweep_anchor`): until
     `kept_until`, the hidden box also covers the sweep's outline carried along with the track."""
     sweep_anchor: Box | None = None
-    born: float = 0.0
-    """When the track was first detected."""
     sweep_t: float = float("-inf")
     """When the sweep saw it: its outline is carried `TrackerSettings.outline_s` after that even once the hold ended."""
 
@@ -107,7 +98,7 @@ class Tracker:
         for k, det in enumerate(detections):
             best = matches.get(k)
             if best is None:
-                track = _Track(self._next_id, _seen(det, t, self._next_id), kept_until=t + keep_s, born=t)
+                track = _Track(self._next_id, _seen(det, t, self._next_id), kept_until=t + keep_s)
                 if keep_s > 0:
                     track.sweep_box = track.sweep_anchor = det.box
                     track.sweep_t = t
@@ -222,8 +213,6 @@ class Tracker:
                 box = union_box(box, _carried(track.sweep_box, track.sweep_anchor, box))
             elif track.sweep_box is None and self.settings.unswept_grow != 1.0:
                 box = grow_box(box, self.settings.unswept_grow)
-            if box[2] < self.settings.small_face_px and self.settings.small_grow != 1.0:
-                box = grow_box(box, self.settings.small_grow)
             out.append(track.face.with_box(box))
         return out, overgrown
 
@@ -237,10 +226,6 @@ class Tracker:
             and precise(tr.face)
             and not moved(tr.face.box, tr.face.last_seen)
         )
-
-    def established(self, t: float, age_s: float) -> frozenset[int]:
-        """Tracks first detected at least `age_s` before `t`: people who were there before this moment."""
-        return frozenset(tr.track_id for tr in self._tracks if t - tr.born >= age_s)
 
     def reset(self) -> None:
         self._tracks.clear()

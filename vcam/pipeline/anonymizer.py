@@ -32,7 +32,7 @@ import numpy as np
 
 from vcam import native_memory
 from vcam.detection.detect import Region
-from vcam.detection.scan import Scanner, ScanResult, ScanSettings, Tier
+from vcam.detection.scan import Scanner, ScanSettings, Tier
 from vcam.detection.track import Tracker, TrackerSettings
 from vcam.frames import Box, Face, Frame, grow_box
 from vcam.identity.gate import IdentityGate, IdentitySettings, frozen
@@ -80,17 +80,11 @@ UNSWEPT_GROW = 1.5
 1.5 hid the tilted head entering the shipped still from its first frame (tests/test_tiers.py)."""
 
 
-SMALL_GROW = 1.3
-"""Live, the margin of a face narrower than 40 px (`TrackerSettings.small_grow`): with it the 35 px tilted head
-walking behind the 1080p classroom kept detail 0.22-0.3 (5 runs with a core busy), without it 0.45-0.52."""
-
-OUTLINE_S = float("inf")
+OUTLINE_S = 3.0
 """Live, how long a sweep's outline of a face (CenterFace's whole-head box) is carried with its track
-(`TrackerSettings.outline_s`): for as long as the track lives, refreshed by every sweep that finds it again.
-CenterFace finds a 35 px face at 0.25-0.5 in one sweep and misses it in the next ones, and the face then kept
-only BlazeFace's brows-to-mouth box, its hair showing under load (tests/test_publish_rule.py, the 1080p back
-row with a core busy: detail 0.50-0.55 with the outline kept for the sweep's still limit, 1.2 s, and in one
-run of three with 3 s)."""
+(`TrackerSettings.outline_s`): CenterFace finds a 35 px face at 0.25-0.5 in one sweep and misses it in the
+next, and for one or two sweeps the face kept only BlazeFace's brows-to-mouth box, its hair showing under load
+(tests/test_publish_rule.py, the 1080p back row with a core busy: detail 0.50-0.55 at the still limit, 1.2 s)."""
 
 LIVE_FAST_NEAR = True
 """Live, the short-range model checks every frame on the whole frame (128 px input: 3 ms against the full-range
@@ -118,39 +112,6 @@ REACH_UP = 0.5
 REACH_DOWN = 6.0
 """A tracked person's reach, in face widths sideways of the face's centre and face heights above its top and
 below it: where their own hands, arms and body move (a signer's hands at the forehead and the chest)."""
-
-
-MAX_WAIT_S = 0.25
-"""Live, the longest a frame waits for its own check. The fast tier slowed to twice the frame budget (66 ms, plus
-its ~20 ms scan) was never in time for a wait of 2.3 frame intervals (77 ms): every frame went unchecked while
-the fast tier worked on the previous one, and all but 1-26 of 150 were repeated or curtained
-(tests/test_publish_rule.py); waiting 1.25x its own time per frame, about a third of them pass."""
-
-RECHECK_S = 0.1
-"""Live, a changed part of the picture in which the fast tier's CenterFace found no face is looked at again on
-the frames of the next 0.1 s (after the crops, with what is left of the budget). Once looked at, its change is
-cleared, and a face standing still there was not looked at again until the next sweep of its part: a face cut
-by the frame
-edge, found by CenterFace at 0.4-0.7 on most frames, showed for 5-15 frames after a single miss
-(bench/recording_judge.py, the mosaic's audience quarter)."""
-
-
-def _found_in(region: Region, faces: list[Face]) -> bool:
-    x0, y0, x1, y1 = region
-    return any(x0 <= f.box[0] + f.box[2] / 2 <= x1 and y0 <= f.box[1] + f.box[3] / 2 <= y1 for f in faces)
-
-
-REACH_SEEN_S = 0.1
-"""Only a person detected this recently (three frames at 30 fps) has a reach: a held track is not a person known
-to be there. In a mosaic whose hamilton quarter cut to the audience, the performer's held, growing track
-excused the new faces' change, and one of them went unhidden for 15 frames (`vcam run --input`,
-bench/recording_judge.py)."""
-
-
-REACH_SETTLED_S = 0.3
-"""... and only one tracked this long: the faces that appear with a change (a quarter of a mosaic cutting to an
-audience) must not excuse the very change they came with, its other faces still unchecked
-(bench/recording_judge.py)."""
 
 
 def reach(box: Box) -> Box:
@@ -236,7 +197,6 @@ class _Job:
     keep_s: float = 0.0
     still: frozenset[int] = frozenset()
     changes: list[Region] | None = None
-    rechecks: list[Region] | None = None
 
 
 class Anonymizer:
@@ -252,7 +212,7 @@ class Anonymizer:
         self._cond = threading.Condition()
         tracker = self.settings.tracker
         if self.settings.two_tiers:
-            tracker = replace(tracker, unswept_grow=UNSWEPT_GROW, outline_s=OUTLINE_S, small_grow=SMALL_GROW)
+            tracker = replace(tracker, unswept_grow=UNSWEPT_GROW, outline_s=OUTLINE_S)
             if self.settings.scan.fast_near is None:
                 self.settings = replace(self.settings, scan=replace(self.settings.scan, fast_near=LIVE_FAST_NEAR))
         self._tracker = Tracker(tracker)
@@ -277,10 +237,6 @@ class Anonymizer:
         self._shedding = LoadShedding(self.settings.shedding)
         self._last_safe: Output | None = None
         """Live: the last output that passed the publish rule, to repeat while a frame cannot pass."""
-        self._rechecks: list[tuple[Region, float]] = []
-        self._fast_cycle_s = 0.0
-        """Live: the fast tier's recent time per frame (running mean), from taking the job to its result."""
-        """Live: changed regions the fast tier looked at and found no face in, to look at again until then."""
         self.sweeps = 0
         self._generation = 0
         self._closed = False
@@ -334,7 +290,7 @@ class Anonymizer:
                 if self._closed or gen != self._generation:
                     break
                 job, self._job = self._job, None
-                self._busy_since = started = time.monotonic()
+                self._busy_since = time.monotonic()
                 expected = self._tracker.faces_at(job.frame.t)
             if job.detection_range and job.detection_range != scanner.settings.detection_range:
                 # A live change from the tray: models load lazily, so the switch costs one slow frame at most.
@@ -349,7 +305,6 @@ class Anonymizer:
                     tier=job.tier,
                     still=job.still,
                     changes=job.changes,
-                    rechecks=job.rechecks,
                 )
             except Exception as exc:  # noqa: BLE001 - any detector failure must curtain, not crash
                 failures += 1
@@ -374,14 +329,10 @@ class Anonymizer:
                 self._busy_since = None
                 self._error = None
                 self._ready = True
-                if job.tier == "fast":
-                    cycle = time.monotonic() - started
-                    self._fast_cycle_s = cycle if self._fast_cycle_s == 0.0 else 0.8 * self._fast_cycle_s + 0.2 * cycle
                 if self._result_t is None or job.frame.t >= self._result_t:
                     self._tracker.update(result.faces, job.frame.t, keep_s=job.keep_s)
                     self._tracker.release_unverified(result.cleared, job.frame.t)
                     self._mark_checked(result.checked, job.frame)
-                    self._keep_looking(result, job.frame.t)
                     self._result_t = job.frame.t
                     self._result_index = job.frame.index
                     self._result_thumb = job.thumb
@@ -392,12 +343,6 @@ class Anonymizer:
         if scanner is not None:
             scanner.close()
             native_memory.trim()
-
-    def _keep_looking(self, result: ScanResult, t: float) -> None:
-        """Changed regions the fast tier found no face in are looked at again until `RECHECK_S` after (caller
-        holds the lock)."""
-        self._rechecks = [(r, until) for r, until in self._rechecks if until > t and r not in result.checked]
-        self._rechecks += [(r, t + RECHECK_S) for r in result.checked if not _found_in(r, result.faces)]
 
     def _swept(self, job: _Job, cells: np.ndarray | None = None, regions: list[Region] | None = None) -> None:
         """Record a completed sweep of `cells` (None: every cell), `regions` of the job's frame (None: all of it)
@@ -569,9 +514,7 @@ class Anonymizer:
                 self._motion.observe(frame.image, frame.t)
                 self._job.still = self._tracker.still(frame.t, self._motion.moved, s.still_refresh_s, self._precise)
                 unchecked = self._unchecked(frame, effect.margin)
-                if unchecked is not None:
-                    self._job.changes = unchecked[0]
-                    self._job.rechecks = [r for r, until in self._rechecks if until > frame.t]
+                self._job.changes = unchecked[0] if unchecked is not None else None
                 self._sweep_job = self._job
             self._cond.notify_all()
             self._wait_for(frame, deadline)
@@ -579,10 +522,8 @@ class Anonymizer:
                 decision, faces = self._decide(frame, thumb, effect.margin)
                 if decision.verdict is not Verdict.PUBLISH and late_s > 0 and self._result_index < frame.index:
                     # Not checked in time, and an earlier check cannot stand for it: a late frame that passes
-                    # beats a repeated one. As long as the fast tier's own recent time per frame, if it is slower
-                    # (up to MAX_WAIT_S): waited for less, no frame is ever checked in time.
-                    late = min(MAX_WAIT_S - limit, max(late_s, 1.25 * self._fast_cycle_s - limit))
-                    self._wait_for(frame, deadline + late)
+                    # beats a repeated one.
+                    self._wait_for(frame, deadline + late_s)
                     decision, faces = self._decide(frame, thumb, effect.margin)
                 status = None if decision.verdict is Verdict.PUBLISH else decision.reason
                 self._shedding.record(decision.behind)
@@ -620,13 +561,8 @@ class Anonymizer:
         if small is None:
             return None
         faces = self._tracker.faces_at(frame.t, self._motion.moved)
-        settled = self._tracker.established(frame.t, REACH_SETTLED_S)
-        present = [
-            f for f in faces if not f.unverified and frame.t - f.last_seen <= REACH_SEEN_S and f.track_id in settled
-        ]
-        covers = [grow_box(f.box, margin) for f in faces]
-        reaches = [reach(f.box) for f in present]
-        return self._checked.unchecked(small, self._motion.current_levels(), covers, frame.size, frame.t, reaches)
+        covers = [grow_box(f.box, margin) for f in faces] + [reach(f.box) for f in faces if not f.unverified]
+        return self._checked.unchecked(small, self._motion.current_levels(), covers, frame.size, frame.t)
 
     def _precise(self, face: Face) -> bool:
         """A detection good enough to stand while its face sits still: a zoomed crop's, or a confident one. The
@@ -726,7 +662,6 @@ class Anonymizer:
             self._checked.reset()
             self._shedding.reset()
             self._last_safe = None
-            self._rechecks = []
             self._scene += 1
             self._cuts += 1
 

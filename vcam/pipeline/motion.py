@@ -13,7 +13,6 @@ the camera allows (`MotionSettings`).
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -166,14 +165,6 @@ class ChangeCheckSettings:
     width in all): the change may be a mouth or the edge of a head, and the detector needs the whole face ..."""
     min_margin_px: int = 48
     """... at least this many pixels (a 24 px face and its surroundings) ..."""
-    min_side_px: int = 256
-    """... and never less than this on a side, moved inside the frame at its edges: a face cut by the frame edge
-    in an 88-120 px strip of changed picture was not found by CenterFace, with the whole 256 px around it it was
-    (the mosaic's audience quarter, bench/recording_judge.py); 128x128 for CenterFace at half size, ~3 ms."""
-    reach_cut_share: float = 0.5
-    """A tracked person's reach excuses the changes in it only while at most this share of it changed since the
-    last check: a person moving their arms changed 10-30% of it on the signing clips; a cut, all of it (a
-    mosaic's quarter cutting to an audience, whose faces the reach of the performer before the cut excused)."""
     max_margin_px: int = 96
     """... and at most this many: the faces this check is for are small (the whole-frame pass sees the large
     ones), and a signer's moving arms grown by their own size made the whole frame one region."""
@@ -224,20 +215,12 @@ class CheckedPicture:
         return mask
 
     def unchecked(
-        self,
-        small: np.ndarray,
-        level: float | np.ndarray,
-        covers: list[Box],
-        frame: tuple[int, int],
-        t: float,
-        reaches: Sequence[Box] = (),
+        self, small: np.ndarray, level: float | np.ndarray, covers: list[Box], frame: tuple[int, int], t: float
     ) -> tuple[list[Region], float] | None:
         """Regions of the `frame`-sized frame (w, h) whose picture (`small`, captured at `t`) changed by more
-        than `level` since they were last checked, outside the `covers` (the hidden areas) and the `reaches`
-        (where people already tracked move), each grown by the settings' margin: where a face may be that no
-        check has seen; and how long the oldest of those changes has gone unchecked. A reach most of which
-        changed is a new picture there (a cut), not a person moving, and excuses nothing. None: nothing was
-        ever checked (everything is unchecked)."""
+        than `level` since they were last checked, outside the `covers` (the hidden areas), each grown by the
+        settings' margin: where a face may be that no check has seen; and how long the oldest of those changes
+        has gone unchecked. None: nothing was ever checked (everything is unchecked)."""
         if self._ref is None or self._ref.shape != small.shape or self._since is None:
             return None
         changed = cv2.absdiff(small, self._ref) > level
@@ -245,18 +228,11 @@ class CheckedPicture:
         self._since[~changed] = np.inf  # changed back (noise, a blink): nothing there to look at
         height, width = small.shape
         sx, sy = width / frame[0], height / frame[1]
-
-        def cells(box: Box) -> tuple[slice, slice]:
-            x, y, w, h = box
-            return (
-                slice(max(0, int(y * sy)), max(0, int(np.ceil((y + h) * sy)))),
-                slice(max(0, int(x * sx)), max(0, int(np.ceil((x + w) * sx)))),
-            )
-
-        excused = [cells(box) for box in reaches]
-        excused = [c for c in excused if changed[c].size and changed[c].mean() <= self.settings.reach_cut_share]
-        for c in [cells(box) for box in covers] + excused:
-            changed[c] = False
+        for x, y, w, h in covers:
+            changed[
+                max(0, int(y * sy)) : max(0, int(np.ceil((y + h) * sy))),
+                max(0, int(x * sx)) : max(0, int(np.ceil((x + w) * sx))),
+            ] = False
         # A changed pixel alone is noise; one with a changed neighbour is a change (16 px at 1080p's 1/8).
         paired = np.zeros_like(changed)
         paired[:, 1:] |= changed[:, 1:] & changed[:, :-1]
@@ -273,19 +249,12 @@ class CheckedPicture:
             fx, fy, fw, fh = x / sx, y / sy, w / sx, h / sy
             mx = min(s.max_margin_px, max(s.min_margin_px, s.margin * fw))
             my = min(s.max_margin_px, max(s.min_margin_px, s.margin * fh))
-            mx = max(mx, (s.min_side_px - fw) / 2)
-            my = max(my, (s.min_side_px - fh) / 2)
             regions.append(
-                _inside((int(fx - mx), int(fy - my), int(np.ceil(fx + fw + mx)), int(np.ceil(fy + fh + my))), frame)
+                (
+                    max(0, int(fx - mx)),
+                    max(0, int(fy - my)),
+                    min(frame[0], int(np.ceil(fx + fw + mx))),
+                    min(frame[1], int(np.ceil(fy + fh + my))),
+                )
             )
         return merge_regions(regions), age
-
-
-def _inside(region: Region, frame: tuple[int, int]) -> Region:
-    """`region` moved (not cut) to lie inside the frame where it fits, so a change at the edge is looked at with
-    as much picture around it as one in the middle."""
-    x0, y0, x1, y1 = region
-    w, h = min(x1 - x0, frame[0]), min(y1 - y0, frame[1])
-    x0 = min(max(0, x0), frame[0] - w)
-    y0 = min(max(0, y0), frame[1] - h)
-    return (x0, y0, x0 + w, y0 + h)
