@@ -104,10 +104,39 @@ def test_an_existing_persistent_device_needs_no_root(tmp_path):
     assert status == 0 and recorder.calls == [] and "nothing as root" in out
 
 
-def test_a_missing_module_package_is_a_hint_not_a_root_step(tmp_path):
-    status, out, recorder = run(tmp_path, module_available=False, verify=lambda: None)
-    assert recorder.calls == [] and "sudo apt install v4l2loopback-dkms" in out
-    assert status == 1 and "no virtual camera was found" in out
+def test_a_missing_module_is_installed_loaded_and_persisted_in_the_one_root_shell(tmp_path):
+    installer = setup.install_command(lambda tool: "/usr/bin/apt-get" if tool == "apt-get" else None)
+    status, out, recorder = run(tmp_path, dry_run=True, module_available=False, installer=installer)
+    assert status == 0 and recorder.calls == []
+    for step in (
+        "apt-get install -y v4l2loopback-dkms",
+        "modprobe v4l2loopback devices=1",
+        "modprobe.d",
+        "modules-load.d",
+    ):
+        assert step in out, out
+    assert "install the v4l2loopback module" in out and "at every boot" in out
+    status, out, recorder = run(tmp_path, module_available=False, installer=installer, verify=lambda: DEVICE)
+    lines = recorder.calls[0][2].splitlines()
+    assert lines[1] == "apt-get install -y v4l2loopback-dkms" and lines[2].startswith("modprobe v4l2loopback ")
+    assert status == 0
+
+
+def test_without_a_known_package_manager_the_plan_still_shows_load_and_persist(tmp_path):
+    assert setup.install_command(lambda tool: None) is None
+    status, out, recorder = run(tmp_path, dry_run=True, module_available=False, installer=None)
+    assert status == 0 and "no known package manager" in out and "v4l2loopback-dkms" in out
+    assert "modprobe v4l2loopback devices=1" in out and "modules-load.d" in out
+
+
+def test_setup_dry_run_on_this_machine_prints_the_whole_plan(tmp_path):
+    """The real command, on a machine with or without the module: install (or its hint), load and persist."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(tmp_path)}
+    cmd = [sys.executable, "-m", "vcam", "setup", "--dry-run"]
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=60).stdout
+    if sys.platform != "linux":
+        pytest.skip("vcam setup is for Linux")
+    assert "v4l2loopback" in out and "modules-load.d" in out and "face-anonymizer-camera.desktop" in out, out
 
 
 def test_failed_root_steps_stop_before_anything_else(tmp_path):
@@ -142,3 +171,12 @@ def test_pipx_install_gives_a_working_vcam_with_its_models(tmp_path):
     # Every bundled model, inside the installed package (BlazeFace x2, CenterFace, dlib's two).
     assert doctor.stdout.count("sha256 ok") == len(assets.MODEL_SHA256) == 5 and str(home) in doctor.stdout
     assert "[ok] face recognition (hide everyone but me): dlib" in doctor.stdout
+
+
+def test_the_distribution_is_face_anonymizer_camera_with_the_package_version():
+    """`pip show face-anonymizer-camera` works, and the version is written once (vcam/__init__.py)."""
+    from importlib.metadata import version
+
+    import vcam
+
+    assert version("face-anonymizer-camera") == vcam.__version__

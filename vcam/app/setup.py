@@ -40,6 +40,8 @@ class System:
     data_home: Path
     persistent: bool = False
     """Both boot files already load the module with our device."""
+    installer: str | None = None
+    """The root command that installs the module's package on this distribution (`install_command`), if known."""
 
     @staticmethod
     def here() -> System:
@@ -50,6 +52,7 @@ class System:
             labelled_device=find_labelled_device(),
             data_home=Path(data) if data else Path.home() / ".local" / "share",
             persistent=_reads(MODPROBE_CONF, CARD_LABEL) and _reads(MODULES_LOAD_CONF, "v4l2loopback"),
+            installer=install_command(shutil.which),
         )
 
 
@@ -62,21 +65,39 @@ class Plan:
     hints: list[str] = field(default_factory=list)
 
 
+INSTALLERS = (
+    ("apt-get", "apt-get install -y v4l2loopback-dkms"),
+    ("dnf", "dnf install -y akmod-v4l2loopback"),
+    ("pacman", "pacman -S --needed --noconfirm v4l2loopback-dkms"),
+    ("zypper", "zypper --non-interactive install v4l2loopback-kmp-default"),
+)
+"""Each package manager, and how it installs v4l2loopback (Fedora's package is in RPM Fusion)."""
+
+
+def install_command(which: Callable[[str], str | None]) -> str | None:
+    """The first known package manager on PATH (`which`), as the root command that installs the module."""
+    return next((cmd for tool, cmd in INSTALLERS if which(tool)), None)
+
+
 def plan(system: System, command: Sequence[str]) -> Plan:
-    """What setup will do on `system`; `command` starts vcam from the launcher."""
+    """What setup will do on `system`; `command` starts vcam from the launcher. The whole plan (install, load,
+    persist) on any machine, so `--dry-run` shows what the real run would do before the module is there."""
     out = Plan()
     if system.labelled_device is None:
         if not system.module_available:
-            out.hints.append(
-                "the v4l2loopback module is not installed: sudo apt install v4l2loopback-dkms "
-                "(Fedora: akmod-v4l2loopback, Arch: v4l2loopback-dkms), then run `vcam setup` again"
-            )
-        else:
-            if system.module_loaded:
-                # Loaded by someone else without our device: reload with ours (fails, harmlessly, if in use).
-                out.root_script.append("modprobe -r v4l2loopback")
-            out.root_script.append(f"modprobe v4l2loopback {OPTIONS}")
-    if (system.module_available or system.labelled_device) and not system.persistent:
+            if system.installer:
+                out.root_script.append(system.installer)
+            else:
+                out.hints.append(
+                    "the v4l2loopback module is not installed and no known package manager was found: install "
+                    "it (Debian/Ubuntu: v4l2loopback-dkms, Fedora: akmod-v4l2loopback, Arch: v4l2loopback-dkms); "
+                    "the steps below then load it"
+                )
+        elif system.module_loaded:
+            # Loaded by someone else without our device: reload with ours (fails, harmlessly, if in use).
+            out.root_script.append("modprobe -r v4l2loopback")
+        out.root_script.append(f"modprobe v4l2loopback {OPTIONS}")
+    if not system.persistent:
         options_line = f"options v4l2loopback {OPTIONS}"
         out.root_script.append(f"printf '%s\\n' {shlex.quote(options_line)} > {MODPROBE_CONF}")
         out.root_script.append(f"printf '%s\\n' v4l2loopback > {MODULES_LOAD_CONF}")
@@ -138,7 +159,7 @@ def run_setup(
     if steps.root_script:
         say("  - run as root (one password prompt):")
         for line in steps.root_script:
-            say(f"      {line}")
+            say(f"      {line}    # {_purpose(line)}")
     elif system.labelled_device:
         say(f"  - nothing as root: the virtual camera is {system.labelled_device}")
     for path in steps.user_files:
@@ -184,6 +205,19 @@ def _default_runner(say: Callable[[str], None]) -> Runner | None:
         say("steps above yourself in a root shell, then `vcam setup` again for the launcher entry.")
         return None
     return lambda argv: subprocess.run([*prefix, *argv]).returncode
+
+
+def _purpose(line: str) -> str:
+    """What a root step is for, printed beside it."""
+    if line.startswith("modprobe -r"):
+        return "unload the module loaded without our device"
+    if line.startswith("modprobe"):
+        return f'load it now, with the "{CARD_LABEL}" device'
+    if str(MODPROBE_CONF) in line:
+        return "give the device its name at every boot"
+    if str(MODULES_LOAD_CONF) in line:
+        return "load the module at every boot"
+    return "install the v4l2loopback module"
 
 
 def _reads(path: Path, text: str) -> bool:
