@@ -17,13 +17,13 @@ from pathlib import Path
 import numpy as np
 
 from vcam.app import config
-from vcam.app.preview import PreviewWindow
 from vcam.identity.enrol import EnrolSettings, open_enroller, save_enrolment
 from vcam.identity.recognizer import EMBEDDING_SIZE
 from vcam.identity.store import EnrolmentStore
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import ControlState, LiveControls
 from vcam.pipeline.live import ANONYMIZING, OVERLOADED, PAUSED, LivePipeline, Stats, share_the_cores
+from vcam.pipeline.preview import PreviewWindow
 from vcam.pipeline.sinks import Sink
 from vcam.pipeline.sources import Source, open_source
 

@@ -19,8 +19,8 @@ from typing import Any
 
 from vcam.app.autostart import Autostart
 from vcam.app.icons import icon_image
-from vcam.app.preview import display_available
 from vcam.app.service import CameraService
+from vcam.pipeline.preview import display_available
 from vcam.pipeline.sources import list_cameras
 
 INTENSITIES = (("Low", 40), ("Medium", 70), ("High", 85), ("Maximum", 100))
@@ -33,7 +33,7 @@ NO_MENU_HELP = (
     "The tray backend here has no menus (pystray's Xorg backend): clicking the icon toggles anonymization. "
     "For the full menu install PyGObject and AppIndicator: "
     "sudo apt install gir1.2-ayatanaappindicator3-0.1 libgirepository1.0-dev libcairo2-dev && "
-    'pip install "vcam[tray]" (or use a venv with --system-site-packages and python3-gi).'
+    'pip install "face-anonymizer-camera[tray]" (or use a venv with --system-site-packages and python3-gi).'
 )
 
 

@@ -135,10 +135,11 @@ class VirtualCameraSink:
 
 
 class WindowSink:
-    """A window showing the output (in a child process, see `vcam.app.preview`). SinkError where there is no display."""
+    """A window showing the output (in a child process, see `vcam.pipeline.preview`). SinkError where there is no
+    display."""
 
     def __init__(self, title: str = "Face Anonymizer Camera (output)") -> None:
-        from vcam.app.preview import PreviewWindow, display_available
+        from vcam.pipeline.preview import PreviewWindow, display_available
 
         if not display_available():
             raise SinkError("no display for a preview window (DISPLAY is not set); use --output FILE or --output null")

@@ -1,7 +1,7 @@
 """The tray's "Show preview": the published (anonymized) frames in a window, with the live stats on top.
 
 It shows exactly what the call app receives, never the raw camera. The window
-runs in a child process (`python -m vcam.app.preview`) fed through a pipe: the
+runs in a child process (`python -m vcam.pipeline.preview`) fed through a pipe: the
 tray's GTK main loop and OpenCV's Qt windows crash when they share a process
 (measured: segfault on the first imshow), macOS wants GUI on a main thread,
 and a crash of the preview must never take the camera down. The parent keeps
@@ -81,7 +81,8 @@ class PreviewWindow:
         if self.visible or not display_available():
             return
         self._stop.clear()
-        self._proc = subprocess.Popen([sys.executable, "-m", "vcam.app.preview", self._title], stdin=subprocess.PIPE)
+        command = [sys.executable, "-m", "vcam.pipeline.preview", self._title]
+        self._proc = subprocess.Popen(command, stdin=subprocess.PIPE)
         self._thread = threading.Thread(target=self._feed, args=(self._proc,), name="vcam-preview", daemon=True)
         self._thread.start()
 
