@@ -124,8 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
         nargs="?",
         const="",
         metavar="ADDRESS",
-        help="run the work on a Ray cluster (pip install 'vcam[cluster]'); without ADDRESS a local Ray "
-        "instance. Ray needs the network, so this mode runs WITHOUT the no-network sandbox; inputs and "
+        help="run the work on a Ray cluster (pip install 'face-anonymizer-camera[cluster]'); without ADDRESS a "
+        "local Ray instance. Ray needs the network, so this mode runs WITHOUT the no-network sandbox; inputs and "
         "outputs must be on a path every node sees",
     )
     _add_anonymizing_options(anon)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vcam import assets, sandbox
-from vcam.app.preview import display_available
+from vcam.pipeline.preview import display_available
 from vcam.pipeline.sinks import CARD_LABEL, MODPROBE, PERMANENT, find_labelled_device
 
 
@@ -56,7 +56,9 @@ def run_checks(sandboxed: sandbox.SandboxStatus | None = None) -> list[Check]:
                 f"model {m.name}",
                 m.ok,
                 f"{m.path}: {m.detail}",
-                "" if m.ok else "reinstall vcam, or run `python assets/fetch_models.py` in a checkout",
+                ""
+                if m.ok
+                else "reinstall face-anonymizer-camera, or run `python assets/fetch_models.py` in a checkout",
             )
         )
     try:
@@ -134,7 +136,8 @@ def _runtime_check() -> Check:
 
         return Check("detector runtime", True, f"LiteRT {version('ai-edge-litert')} (no mediapipe, no telemetry)")
     except (ImportError, PackageNotFoundError) as exc:
-        return Check("detector runtime", False, str(exc), "pip install ai-edge-litert (or reinstall vcam)")
+        fix = "pip install ai-edge-litert (or reinstall face-anonymizer-camera)"
+        return Check("detector runtime", False, str(exc), fix)
 
 
 def _sandbox_check(sandboxed: sandbox.SandboxStatus | None) -> Check:

@@ -343,7 +343,8 @@ def false_region_table(videos: dict[str, VideoReport]) -> list[str]:
 
 
 def save_plots(folder: Path, images: dict[str, ImageReport], videos: dict[str, VideoReport]) -> list[Path]:
-    """Recall by face size, precision-recall curves, leak timelines (needs matplotlib: pip install 'vcam[plots]')."""
+    """Recall by face size, precision-recall curves, leak timelines (needs matplotlib:
+    pip install 'face-anonymizer-camera[plots]')."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -469,7 +470,7 @@ def main(argv: list[str] | None = None) -> int:
             for path in save_plots(args.plots, images, videos):
                 print(f"plot: {path}")
         except ImportError:
-            print("vcam eval: plots need matplotlib (pip install 'vcam[plots]')", file=sys.stderr)
+            print("vcam eval: plots need matplotlib (pip install 'face-anonymizer-camera[plots]')", file=sys.stderr)
     return 0
 
 

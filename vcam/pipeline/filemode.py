@@ -102,7 +102,9 @@ def mux_audio(original: Path, video: Path) -> None:
     except (ImportError, RuntimeError):
         ffmpeg = shutil.which("ffmpeg")
     if not ffmpeg:
-        raise SinkError("--keep-audio needs ffmpeg: pip install 'vcam[audio]' (imageio-ffmpeg) or install ffmpeg")
+        raise SinkError(
+            "--keep-audio needs ffmpeg: pip install 'face-anonymizer-camera[audio]' (imageio-ffmpeg) or install ffmpeg"
+        )
     tmp = video.with_name(f".{video.stem}.audio{video.suffix}")
     cmd = [
         ffmpeg,

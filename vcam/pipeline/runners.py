@@ -101,7 +101,7 @@ def _reachable(host: str, port: str) -> None:
 
 
 class RayRunner:
-    """Ray tasks (`pip install 'vcam[cluster]'`). `address` None starts a local Ray instance with
+    """Ray tasks (`pip install 'face-anonymizer-camera[cluster]'`). `address` None starts a local Ray instance with
     `workers` CPUs, as `ray.init()` does; otherwise it joins that cluster. Inputs and outputs must be
     on a path every node sees: tasks get file names, and return only what to hide per frame."""
 
@@ -116,7 +116,7 @@ class RayRunner:
         try:
             import ray
         except ImportError as exc:
-            raise RuntimeError("--ray needs Ray: pip install 'vcam[cluster]'") from exc
+            raise RuntimeError("--ray needs Ray: pip install 'face-anonymizer-camera[cluster]'") from exc
         self._ray = ray
         kwargs: dict[str, Any] = {"logging_level": logging.ERROR, "log_to_driver": False}
         if address:
