@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import cv2
 import numpy as np
 import pytest
 
@@ -114,3 +115,34 @@ def test_a_paced_file_decodes_each_frame_at_its_time_as_a_camera_does(sample_pat
         assert started >= frame.t - 0.5 * interval, (started, frame.t)
     gaps = np.diff([f.t for f in frames])
     assert np.median(gaps) == pytest.approx(interval, rel=0.2), "still played at the file's rate"
+
+
+def test_the_demo_clip_is_anonymized_from_its_first_frame(recording_backend):
+    """A recording waits for the models before its clock starts: no frame of the demo is curtained for loading
+    (a camera's are: its frames are the present). The stage starts cold here, as `vcam run --demo` does."""
+    from vcam import assets
+    from vcam.app import config
+    from vcam.app.cli import anonymizer_settings
+
+    demo = assets.assets_dir() / assets.DEMO_CLIP
+    source = VideoFileSource(demo, pace=True)
+    frames = source.frame_count
+    sink = VirtualCameraSink(*source.size, source.fps, backend="recording")
+    with Anonymizer(anonymizer_settings(config.Config(), live=True)) as anon:
+        pipeline = LivePipeline(lambda: source, sink, anon, LiveControls(), fps=source.fps)
+        pipeline.run()
+    sink.close()
+    stats = pipeline.stats()
+    assert stats.frames == frames == len(recording_backend.frames) == 56
+    assert stats.curtain_frames == 0, stats.line()
+    # ... and every frame, the first included, hides both reference faces (blurred: little of their detail left).
+    from test_batch import demo_boxes
+
+    raw, reference = VideoFileSource(demo), demo_boxes()
+    for i, out in enumerate(recording_backend.frames):
+        frame, boxes = raw.read(), reference[i]
+        assert frame is not None and len(boxes) == 2
+        for x, y, w, h in (map(int, box) for box in boxes):
+            a = cv2.Laplacian(cv2.cvtColor(frame.image[y : y + h, x : x + w], cv2.COLOR_BGR2GRAY), cv2.CV_64F)
+            b = cv2.Laplacian(cv2.cvtColor(out[y : y + h, x : x + w], cv2.COLOR_BGR2GRAY), cv2.CV_64F)
+            assert b.std() < 0.5 * a.std(), f"frame {i}: a face keeps its detail"

@@ -116,6 +116,14 @@ class _Latest:
             self._cond.notify_all()
 
 
+MODELS_WAIT_S = 60.0
+"""The longest a recorded input waits for the models before it plays on, curtained (loading takes 1-4 s here)."""
+
+
+FIRST_CHECK_WAIT_S = 0.5
+"""How long each look at a recording's first frame may wait for its check (`LivePipeline._check_first`)."""
+
+
 class LivePipeline:
     """Runs until `stop()`, the source ends (files without loop), or the sink is closed by the user."""
 
@@ -158,6 +166,9 @@ class LivePipeline:
         self._stop = threading.Event()
         self._source_done = threading.Event()
         self._camera_ok = False
+        self._opened = threading.Event()
+        """The first source was opened (and, for a recording, the models loaded) or failed to open: until then
+        there is nothing to publish, not even the curtain."""
         self._lock = threading.Lock()
         self._latencies: deque[float] = deque(maxlen=600)
         self._publish_times: deque[float] = deque(maxlen=120)
@@ -222,15 +233,20 @@ class LivePipeline:
                     source = self._open_source()
                 except SourceError as exc:
                     self._camera_ok, self.source_error = False, str(exc)
+                    self._opened.set()
                     self._stop.wait(backoff)
                     backoff = min(backoff * 2, 5.0)
                     continue
                 if gen != self._capture_gen:
                     break
+                recorded = getattr(source, "recorded", False)
+                if recorded:
+                    self._wait_for_models()
                 self._fps = self._fps or source.fps
                 if self.source_error is not None:
                     self._event(f"camera back ({source.name})")
                 self._camera_ok, self.source_error, backoff = True, None, 0.5
+                self._opened.set()
             try:
                 self._reading_since = time.monotonic()
                 frame = source.read()
@@ -252,9 +268,46 @@ class LivePipeline:
                 self._source_done.set()
                 self._latest.wake()
                 break
+            if recorded:
+                recorded = False
+                self._check_first(frame)
+                restart = getattr(source, "restart_clock", None)
+                if restart is not None:
+                    restart()
             self._latest.put(frame)
         if source is not None:
             source.close()
+
+    def _wait_for_models(self) -> None:
+        """A recording waits for nobody: its clock starts once the models are loaded, so its first frame is
+        anonymized rather than curtained (the demo clip lost 4-20 of its 56 frames to loading). A camera does
+        not wait: its frames are the present, and the curtain covers them until the models are ready. Models
+        that never load (a broken install) still give a curtained recording after `MODELS_WAIT_S`."""
+        deadline = time.monotonic() + MODELS_WAIT_S
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            if self.anonymizer.wait_ready(0.2) or self._stop.wait(0.05):
+                return
+
+    def _check_first(self, frame: Frame) -> None:
+        """A recording's first frame is checked in full before it is played: live, the publish rule curtains
+        until the first sweep has looked at the picture (3 of the demo's 56 frames, with the models loaded),
+        and a recording can wait for it. Nothing is published here; the frame is published as usual next."""
+        state = self.controls.snapshot()
+        budget = self._budget_s if self._budget_s is not None else 1.0 / (self._fps or 30.0)
+        deadline = time.monotonic() + MODELS_WAIT_S
+        while state.enabled and time.monotonic() < deadline:
+            out = self.anonymizer.process(
+                frame,
+                state.effect(),
+                wait_s=FIRST_CHECK_WAIT_S,
+                budget_s=budget * 0.6,
+                late_s=FIRST_CHECK_WAIT_S,
+                detection_range=state.detection_range,
+                show_enrolled=state.mode == "all-but-me",
+            )
+            # Checked, but not yet swept: the sweep thread needs a moment (0.2 s for the demo here).
+            if (out.curtain is None and not out.repeat) or self._stop.wait(0.05):
+                return
 
     # -- stage -------------------------------------------------------------------------
     def run(self) -> None:
@@ -272,6 +325,9 @@ class LivePipeline:
                 if frame is None:
                     if self._source_done.is_set():
                         break
+                    if not self._opened.is_set():
+                        last_new = now
+                        continue
                     camera_stalled = now - last_new > self._stale_camera_s
                     if (not self._camera_ok or camera_stalled) and (now - self._last_publish() >= interval):
                         self._publish_curtain(last_frame)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import ClassVar, Protocol
 
 import cv2
 import numpy as np
@@ -37,6 +37,8 @@ class Source(Protocol):
 
     name: str
     fps: float
+    recorded: bool
+    """A file rather than a camera: its frames wait for the stage, so playing starts once the models are loaded."""
 
     @property
     def size(self) -> tuple[int, int]:
@@ -105,6 +107,7 @@ class VideoFileSource:
     path: Path
     loop: bool = False
     pace: bool = False
+    recorded: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -165,6 +168,11 @@ class VideoFileSource:
         self._index += 1
         return frame
 
+    def restart_clock(self) -> None:
+        """Pace the next frame one frame interval from now: the stage held the first one back to check it in
+        full (`LivePipeline`), and catching up would drop the frames in between."""
+        self._next_due = time.monotonic() + 1.0 / self.fps if self.pace else None
+
     def seek(self, index: int) -> None:
         """Continue at frame `index`. OpenCV's FFmpeg backend seeks to the keyframe before it and decodes
         forward, so the frames match a straight read for constant-frame-rate files; `vcam anonymize`
@@ -189,6 +197,7 @@ class ImageSource:
     fps: float = 30.0
     frames: int | None = 1
     pace: bool = False
+    recorded: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -221,6 +230,7 @@ class CameraSource:
     width: int = 1280
     height: int = 720
     fps: float = 30.0
+    recorded: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         self.name = f"camera {self.device}"
