@@ -192,6 +192,8 @@ class CameraService:
             return f"PAUSED - real faces visible · {s.fps:.0f} fps"
         faces = f"{s.faces} face{'s' if s.faces != 1 else ''}"
         head = f"Behind: {s.behind}" if state == OVERLOADED and s.behind else state.capitalize()
+        if s.light and state != PAUSED:
+            head = f"{head} · {s.light[0].upper()}{s.light[1:]}"
         return f"{head} · {faces}{self._identity_part(s)} · {s.fps:.0f} fps"
 
     def _identity_part(self, s: Stats) -> str:

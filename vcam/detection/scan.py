@@ -30,6 +30,7 @@ from vcam.detection.detect import (
     Region,
     merge_faces,
 )
+from vcam.detection.exposure import Exposure, ExposureSettings
 from vcam.frames import Box, Face, centre_inside, clip_box, intersection, iou, regions_area, regions_overlap
 
 DetectionRange = Literal["near", "far", "auto"]
@@ -38,7 +39,7 @@ RANGES: tuple[DetectionRange, ...] = ("near", "far", "auto")
 
 @dataclass(frozen=True, slots=True)
 class ScanSettings:
-    """What the scanner may run. Defaults were chosen by `vcam eval` (docs/EVALUATION.md)."""
+    """What the scanner may run. Defaults were chosen by `vcam eval` (docs/history/EVALUATION-2026-11.md)."""
 
     detection_range: DetectionRange = "auto"
     threshold: float = 0.4
@@ -69,10 +70,10 @@ class ScanSettings:
     verify: bool = True
     """Second look at uncertain candidates where a body is (under a confident face) before they are hidden:
     on the five single-person clips, frames with false hides 158 -> 11 of 287 with rectangles (0 with the
-    head shapes), leaks unchanged (docs/EVALUATION.md, "False hides")."""
+    head shapes), leaks unchanged (docs/history/EVALUATION-2026-11.md, "False hides")."""
     verify_blazeface_below: float = 0.8
     """BlazeFace finds with a lower score are checked by CenterFace on a zoomed crop. Torsos and hands
-    reach 0.43-0.66 on the webcam clips (docs/EVALUATION.md, false hides per pass)."""
+    reach 0.43-0.66 on the webcam clips (docs/history/EVALUATION-2026-11.md, false hides per pass)."""
     verify_centerface_below: float = 0.35
     """CenterFace finds with a lower score (hands and textures: 0.22-0.31) are checked the same way ..."""
     verify_centerface_min_px: float = 40.0
@@ -82,6 +83,8 @@ class ScanSettings:
     now and then (BlazeFace twice plus the look is 15-22 ms of the 20 ms at 30 fps on this machine); the
     torso BlazeFace re-finds on every frame stays cleared between looks, and is looked at again twice a
     second."""
+    exposure: ExposureSettings | None = ExposureSettings()
+    """A dark, noisy frame is smoothed and lifted for the detectors (`vcam.detection.exposure`); None: never."""
     verify_confirm: float = 0.5
     """Score the check needs, on the crop, for a face centred in the candidate or overlapping it (IoU 0.2).
     0.3 let a patterned sweater confirm itself on the brother clip."""
@@ -171,6 +174,7 @@ class Scanner:
     one's whole-frame pass (`ScanSettings.crops_beside`)."""
     _beside: Detector | None = None
     _crop_thread: _CropThread | None = None
+    _exposure: Exposure | None = None
 
     def detector(self, name: str) -> Detector:
         if name not in self._detectors:
@@ -234,6 +238,10 @@ class Scanner:
         """
         start = time.perf_counter()
         s = self.settings
+        if s.exposure is not None:
+            if self._exposure is None:
+                self._exposure = Exposure(s.exposure)
+            image = self._exposure.view(image)
         h, w = image.shape[:2]
         if thorough:
             self._no_face.clear()  # a new scene: where the last one had no face says nothing

@@ -32,6 +32,7 @@ import numpy as np
 
 from vcam import native_memory
 from vcam.detection.detect import Region
+from vcam.detection.exposure import Light, light_of
 from vcam.detection.scan import Scanner, ScanSettings, Tier
 from vcam.detection.track import Tracker, TrackerSettings
 from vcam.frames import Box, Face, Frame, grow_box
@@ -96,7 +97,7 @@ files keep the full-range model."""
 
 FILE_SWEEP_S = 0.3
 """`vcam anonymize`: every pass on one frame in 0.3 s, the fast tier between (AnonymizerSettings.file_sweep_s).
-Measured in docs/EVALUATION.md ("File tiers")."""
+Measured in docs/history/EVALUATION-2026-11.md ("File tiers")."""
 
 
 SWEEP_NICENESS = 3
@@ -112,6 +113,12 @@ REACH_UP = 0.5
 REACH_DOWN = 6.0
 """A tracked person's reach, in face widths sideways of the face's centre and face heights above its top and
 below it: where their own hands, arms and body move (a signer's hands at the forehead and the chest)."""
+
+
+DARK_GROW = 1.25
+"""In a frame too dark to anonymize reliably (`Light.DARK`), faces are hidden with 1.25x the margin: there the
+detectors' boxes come from a lifted, noisy copy (bench/conditions.py's dark room: a quarter of its face-frames
+leak even lifted), and "hide more" is the issue's ask; what the extra margin saves was not measured apart."""
 
 
 def reach(box: Box) -> Box:
@@ -235,6 +242,7 @@ class Anonymizer:
         self._motion = MotionHistory(self.settings.motion)
         self._checked = CheckedPicture(self.settings.motion.step, self.settings.change_check)
         self._shedding = LoadShedding(self.settings.shedding)
+        self._light = Light.GOOD
         self._last_safe: Output | None = None
         """Live: the last output that passed the publish rule, to repeat while a frame cannot pass."""
         self.sweeps = 0
@@ -494,10 +502,14 @@ class Anonymizer:
         s = self.settings
         limit = s.hang_after_s if wait_s is None else wait_s
         deadline = time.monotonic() + limit
+        light = light_of(frame.image, s.scan.exposure)[0] if s.scan.exposure is not None else Light.GOOD
+        if light in (Light.DARK, Light.BLACK):
+            effect = replace(effect, margin=effect.margin * DARK_GROW)
         thumb = thumbnail(frame.image)
         tiered = s.two_tiers and budget_s is not None
         decision: Decision | None = None
         with self._cond:
+            self._light = light
             new_scene = scene_changed(thumb, self._last_thumb)
             self._last_thumb = thumb
             self._cuts += new_scene
@@ -600,9 +612,16 @@ class Anonymizer:
             last_safe_t=self._last_safe.frame.t if self._last_safe is not None else None,
             error=self._error,
             new_scene=late and scene_changed(thumb, self._result_thumb),
+            too_dark=self._light is Light.BLACK,
         )
         decision = decide(evidence, self.settings.rule)
         return decision, faces
+
+    @property
+    def light(self) -> Light:
+        """How far the newest frame's light lets detection be trusted (`vcam.detection.exposure`)."""
+        with self._cond:
+            return self._light
 
     @property
     def behind(self) -> bool:

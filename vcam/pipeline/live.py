@@ -19,11 +19,13 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from vcam.detection.exposure import TOO_DARK, Light
 from vcam.detection.track import count_people
 from vcam.frames import Frame
 from vcam.pipeline.anonymizer import Anonymizer
 from vcam.pipeline.controls import LiveControls
 from vcam.pipeline.curtain import curtain
+from vcam.pipeline.publish_rule import STATUS_STARTING
 from vcam.pipeline.sinks import Sink, SinkError
 from vcam.pipeline.sources import Source, SourceError
 
@@ -78,6 +80,8 @@ class Stats:
     """Frames that did not pass the publish rule and were replaced by the last one that did."""
     behind: str = ""
     """While overloaded, what to do about it ("1080p is too heavy for this machine, 720p would keep up")."""
+    light: str = ""
+    """While the picture is too dark to anonymize reliably, what to do about it (`exposure.TOO_DARK`)."""
 
     def line(self) -> str:
         return (
@@ -86,6 +90,7 @@ class Stats:
             f"repeated {self.repeated_frames}  dropped {self.dropped_frames}"
             + ("" if self.camera_ok else "  CAMERA LOST")
             + (f"  BEHIND: {self.behind}" if self.behind else "")
+            + (f"  DARK: {self.light}" if self.light else "")
         )
 
 
@@ -121,7 +126,9 @@ MODELS_WAIT_S = 60.0
 
 
 FIRST_CHECK_WAIT_S = 0.5
-"""How long each look at a recording's first frame may wait for its check (`LivePipeline._check_first`)."""
+"""How long each look at a recording's first frame may wait for its check (`LivePipeline._check_first`) ..."""
+FIRST_CHECK_S = 5.0
+"""... and all of them together (the demo's takes 0.2-0.3 s here)."""
 
 
 class LivePipeline:
@@ -294,7 +301,7 @@ class LivePipeline:
         and a recording can wait for it. Nothing is published here; the frame is published as usual next."""
         state = self.controls.snapshot()
         budget = self._budget_s if self._budget_s is not None else 1.0 / (self._fps or 30.0)
-        deadline = time.monotonic() + MODELS_WAIT_S
+        deadline = time.monotonic() + FIRST_CHECK_S
         while state.enabled and time.monotonic() < deadline:
             out = self.anonymizer.process(
                 frame,
@@ -305,8 +312,10 @@ class LivePipeline:
                 detection_range=state.detection_range,
                 show_enrolled=state.mode == "all-but-me",
             )
-            # Checked, but not yet swept: the sweep thread needs a moment (0.2 s for the demo here).
-            if (out.curtain is None and not out.repeat) or self._stop.wait(0.05):
+            # Checked, but not yet swept: the sweep thread needs a moment (0.2 s for the demo here). Any other
+            # reason (a frame too dark, a failing detector) is not the start's, and waiting will not change it.
+            passed = out.curtain is None and not out.repeat
+            if passed or out.curtain != STATUS_STARTING or self._stop.wait(0.05):
                 return
 
     # -- stage -------------------------------------------------------------------------
@@ -472,6 +481,7 @@ class LivePipeline:
                 shown=self._shown,
                 repeated_frames=self.repeated_frames,
                 behind=self._advice() if self._state == OVERLOADED else "",
+                light=TOO_DARK if self.anonymizer.light in (Light.DARK, Light.BLACK) else "",
             )
 
     def _advice(self) -> str:

@@ -15,6 +15,7 @@ STATUS_STARTING = "Privacy curtain: starting face detection"
 STATUS_ERROR = "Privacy curtain: face detection failed, restarting"
 STATUS_SLOW = "Privacy curtain: face detection is behind"
 STATUS_NEW_SCENE = "Privacy curtain: new scene, checking for faces"
+STATUS_TOO_DARK = "Privacy curtain: too dark to anonymize reliably, add light"
 
 
 class Verdict(Enum):
@@ -72,6 +73,8 @@ class Evidence:
     """The detector's last failure, while it has not recovered."""
     new_scene: bool = False
     """The newest checks were made on another scene (a cut, another camera)."""
+    too_dark: bool = False
+    """The frame is too dark and noisy for any detection on it to be trusted (`vcam.detection.exposure`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +101,7 @@ def decide(e: Evidence, s: PublishRuleSettings) -> Decision:
        was swept (CenterFace, both BlazeFace models, tiles) recently enough for what it shows.
     3. Faces already found: each is hidden over the box of a detection made on this frame, or over one at most
        the tracker's hold old, moved and grown by the motion measured since (bounded), and none needed more.
+    4. The frame is not too dark and noisy for any detection on it to be trusted (`Light.BLACK`).
 
     When it may not, the last frame that passed leaves again if it was captured at most `repeat_s` before this
     one; otherwise the privacy curtain, whose status says why.
@@ -112,6 +116,8 @@ def decide(e: Evidence, s: PublishRuleSettings) -> Decision:
 
 def _why_not(e: Evidence, s: PublishRuleSettings) -> str | None:
     """The first clause this frame fails, as a status line; None when it passes all three."""
+    if e.too_dark:
+        return STATUS_TOO_DARK
     if e.new_scene:
         return STATUS_NEW_SCENE
     if e.checked_t is None:
