@@ -9,7 +9,7 @@ of the five single-person clips at their own size (files side by side). Wall tim
 the command and its children are measured from outside; frames/s = frames / wall time. The Ray rows
 start a local Ray instance (`--ray`), whose start-up is part of the time, as for a user. Then, for
 the cluster estimate: one chunk's cost and the bytes a chunk's result takes (what travels back to
-the command per chunk). Not a test: it prints figures (docs/BENCHMARKS.md, "Batches").
+the command per chunk). Not a test: it prints figures (docs/history/BENCHMARKS-2026-11.md, "Batches").
 """
 
 from __future__ import annotations

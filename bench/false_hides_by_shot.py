@@ -7,7 +7,7 @@ close-up profile (frames 20-81) and the blurry fragments at the top of the audie
 not labelled exhaustively, so a "false" hide there may be a face. The count is the one `vcam eval` uses (more
 than 2% of the picture hidden away from every reference face grown 2.5x). `--picture` writes frames 10, 40,
 150 and 240 with the hidden pixels tinted (ours left, deface right; reference faces green, ignored ones
-yellow; at 3/4 size). Not a test: it prints figures (docs/EVALUATION.md).
+yellow; at 3/4 size). Not a test: it prints figures (docs/history/EVALUATION-2026-11.md).
 """
 
 from __future__ import annotations

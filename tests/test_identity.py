@@ -356,7 +356,7 @@ def test_live_mode_switches_and_forgetting_hides_at_once(sample_path, tmp_path, 
         assert "no face enrolled" in service.status_line()
 
 
-# -- the clip measurement of docs/EVALUATION.md, "Show me" --------------------------------------------------
+# -- the clip measurement of docs/history/EVALUATION-2026-11.md, "Show me" ------------------------------------
 def test_enrolled_man_visible_and_nobody_else_on_every_eval_clip(eval_path):
     """Enrol the man from his own clip, then every clip of video_gt.json as `vcam anonymize --show-enrolled`:
     he is visible in >= 90% of his face-frames of the two-person clip, nobody else is shown or readable."""

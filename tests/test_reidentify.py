@@ -1,5 +1,5 @@
 """Re-identification by a face recognizer (issue 10's last target), with dlib's recognizer on the shipped
-clips. The full eval set (docs/EVALUATION.md, "Re-identification") is harder: there about a fifth of the
+clips. The full eval set (docs/history/EVALUATION-2026-11.md, "Re-identification") is harder: there about a fifth of the
 faces lie within dlib's same-person distance of any face-less chip (a solid box "matches" them too), so
 the identifying attacker below is what tells identity from chance."""
 
@@ -34,7 +34,7 @@ def test_an_attacker_with_a_gallery_names_hidden_faces_no_better_than_under_a_so
     untouched faces are all named, so the attacker works; the styles are named no more often than the
     floor's solid boxes, and lie nearer their own original than another person's about as often as chance.
     (emoji, measured one to two faces above the floor on the eval set and here, is left out:
-    docs/EVALUATION.md.)"""
+    docs/history/EVALUATION-2026-11.md.)"""
     from vcam.evaluation.reidentify import FLOOR
 
     untouched, floor, hidden = scores["untouched"], scores[FLOOR], scores[style]

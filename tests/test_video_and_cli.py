@@ -70,7 +70,7 @@ def test_no_reference_face_left_visible(eval_path):
     A face counts as covered when 90% of its box is in the hidden area; one that is not must at least have
     lost its detail (correlation with the original < 0.5). Measured: 4 of 1266 face-frames are under 90%
     covered (hamilton's edge-cut profile), none readable, with every pass on every frame and with the file
-    tiers shipped (docs/EVALUATION.md, "File tiers"); the bound of 5 guards against regressions.
+    tiers shipped (docs/history/EVALUATION-2026-11.md, "File tiers"); the bound of 5 guards against regressions.
     """
     report = file_mode_report(eval_path)
     assert report.face_frames > 1200
@@ -184,7 +184,8 @@ def test_bad_config_key_reported_defaults_used_file_kept(tmp_path):
 
 
 def test_settings_defaults_are_the_evaluated_ones():
-    """The shipped defaults are the ones docs/EVALUATION.md says the measurements chose ("Shipped defaults:")."""
+    """The shipped defaults are the ones docs/EVALUATION.md says the measurements chose
+    ("Shipped defaults:")."""
     import re
 
     from vcam.detection.scan import ScanSettings

@@ -3,7 +3,7 @@
 Measured with bench/soak.py and injected detector hangs: every replaced detection thread left
 50-100 MB of RSS behind, because glibc gives each new thread its own malloc arena and keeps freed
 native memory (the model runtimes, OpenCV) in it. Capping the arenas and trimming after a detector is
-released keeps RSS bounded (docs/BENCHMARKS.md, soak).
+released keeps RSS bounded (docs/history/BENCHMARKS-2026-11.md, soak).
 """
 
 from __future__ import annotations

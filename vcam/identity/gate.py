@@ -35,8 +35,8 @@ class IdentitySettings:
     """The enrolled embeddings (a tuple, so the settings stay hashable and picklable for workers)."""
     threshold: float = 0.45
     """Largest distance that counts as the user. Measured on the eval clips' reference faces >= 40 px
-    (docs/EVALUATION.md, "Show me"; `python -m vcam.evaluation.show_me --distances`): the man's own faces
-    at most 0.490 from his enrolment (p90 0.381), 948 faces of other people at least 0.502 (p5 0.584).
+    (docs/history/EVALUATION-2026-11.md, "Show me"; `python -m vcam.evaluation.show_me --distances`): the man's
+    own faces at most 0.490 from his enrolment (p90 0.381), 948 faces of other people at least 0.502 (p5 0.584).
     0.42, 0.45 and 0.52 all showed nobody else; 0.45 kept him visible as often as 0.52 (97.5% of his
     face-frames, 0.42: 92.4%) and leaves the widest margin to the nearest stranger that does."""
     recheck_s: float = 0.5

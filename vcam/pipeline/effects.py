@@ -7,7 +7,7 @@ with the eye line, with a soft edge; the box grown by `margin` where the box is
 a guess), and its strength scales with the face so a large face is no easier
 to recognise than a small one. Intensity 0 is still
 anonymizing: blur at half the face width and 8 pixel blocks across a face
-are where a face recognizer mostly stops matching (see docs/EVALUATION.md).
+are where a face recognizer mostly stops matching (see docs/history/EVALUATION-2026-11.md).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ HEAD_UP = 0.03
 """The head ellipse's semi-axes and upward shift, in detector-box widths and heights. Ground-truth face
 boxes (hairline to chin, ear to ear) are 0.8-0.9 box widths wide and 0.9-1.0 box heights high (median;
 p90 1.0-1.1x) and sit 0-0.04 heights above the box centre; an ellipse through those corners with room
-for their spread is these numbers (docs/EVALUATION.md, "Head shapes")."""
+for their spread is these numbers (docs/history/EVALUATION-2026-11.md, "Head shapes")."""
 SURE_FACE = 0.7
 """Below this score the box is a guess: a profile, a turned or dim face, often a part of a close-up face
 that several such boxes cover together (hamilton's close-ups: 0.44-0.57). Their rectangles are kept."""
