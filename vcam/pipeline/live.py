@@ -173,6 +173,8 @@ class LivePipeline:
         self._stop = threading.Event()
         self._source_done = threading.Event()
         self._camera_ok = False
+        self._held_back: Frame | None = None
+        """A recording's first frame, held back until it was checked in full: its wait is not latency."""
         self._opened = threading.Event()
         """The first source was opened (and, for a recording, the models loaded) or failed to open: until then
         there is nothing to publish, not even the curtain."""
@@ -278,6 +280,7 @@ class LivePipeline:
             if recorded:
                 recorded = False
                 self._check_first(frame)
+                self._held_back = frame
                 restart = getattr(source, "restart_clock", None)
                 if restart is not None:
                     restart()
@@ -386,7 +389,7 @@ class LivePipeline:
             self._announced = True  # the start-up benchmark times `vcam run` to this line
             self._event("anonymizing: first frame published")
         with self._lock:
-            if not out.repeat:
+            if not out.repeat and frame is not self._held_back:
                 self._latencies.append(time.monotonic() - frame.t)
             self._stage_s = 0.9 * self._stage_s + 0.1 * (time.monotonic() - started)
             self._faces = count_people(out.faces)
