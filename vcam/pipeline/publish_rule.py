@@ -115,7 +115,7 @@ def decide(e: Evidence, s: PublishRuleSettings) -> Decision:
 
 
 def _why_not(e: Evidence, s: PublishRuleSettings) -> str | None:
-    """The first clause this frame fails, as a status line; None when it passes all three."""
+    """The first clause this frame fails, as a status line; None when it passes them all."""
     if e.too_dark:
         return STATUS_TOO_DARK
     if e.new_scene:
