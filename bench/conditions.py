@@ -32,10 +32,10 @@ from vcam.evaluation.evaluate import (
     frame_boxes,
     image_cases,
     make_method,
+    play_clip,
     video_cases,
 )
 from vcam.evaluation.methods import Unavailable
-from vcam.frames import Frame
 from vcam.pipeline import effects
 from vcam.pipeline.sources import VideoFileSource, read_image
 
@@ -158,16 +158,7 @@ def save_picture(clips, condition: str, out_dir: Path) -> None:
     index = max(frame_boxes(gt).items(), key=lambda kv: len(kv[1]))[0]
     method = make_method("files", effects.EffectSettings(), hold_s=0.5)
     try:
-        method.reset()
-        prepare = getattr(method, "prepare", None)
-        if prepare is not None:
-            prepare(path)
-        source = VideoFileSource(path)
-        for i in range(index + 1):
-            frame = source.read()
-            assert frame is not None
-            out = method.run(Frame(frame.image, i / source.fps, i))
-        source.close()
+        frame, out = next((frame, out) for frame, out in play_clip(method, path) if frame.index == index)
     finally:
         method.close()
     side = np.hstack([frame.image, np.full((frame.image.shape[0], 8, 3), 255, np.uint8), out.image])

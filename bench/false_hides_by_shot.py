@@ -18,12 +18,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from vcam.evaluation.evaluate import frame_boxes, make_method, video_cases
+from vcam.evaluation.evaluate import frame_boxes, make_method, play_clip, video_cases
 from vcam.evaluation.methods import Unavailable
 from vcam.evaluation.metrics import FALSE_HIDE_FRAME, false_hide_share
-from vcam.frames import Frame
 from vcam.pipeline import effects
-from vcam.pipeline.sources import VideoFileSource
 
 SHOTS = ((0, 19, "wide stage"), (20, 81, "close-up profile"), (82, 210, "performer"), (211, 274, "audience"))
 PICTURE_FRAMES = (10, 40, 150, 240)
@@ -54,21 +52,15 @@ def main() -> None:
         except Unavailable as exc:
             print(f"| {name} | not measured: {exc} |")
             continue
-        method.reset()
-        if hasattr(method, "prepare"):
-            method.prepare(path)
-        source = VideoFileSource(path)
-        flags, index = [], 0
-        while (read := source.read()) is not None:
-            out = method.run(Frame(read.image, index / source.fps, index))
+        flags = []
+        for frame, out in play_clip(method, path):
+            index = frame.index
             here = boxes.get(index, []) + ignored.get(index, [])
             flags.append(false_hide_share(out.mask, here) > FALSE_HIDE_FRAME)
             if index in PICTURE_FRAMES:
                 pictures.setdefault(name, []).append(
-                    overlay(read.image, out.mask, boxes.get(index, []), ignored.get(index, []))
+                    overlay(frame.image, out.mask, boxes.get(index, []), ignored.get(index, []))
                 )
-            index += 1
-        source.close()
         method.close()
         cells = [f"{sum(flags[a : b + 1])}/{len(flags[a : b + 1])}" for a, b, _ in SHOTS]
         print(f"| {name} | " + " | ".join(cells) + f" | {sum(flags)}/{len(flags)} |")

@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -21,7 +21,15 @@ import numpy as np
 
 from vcam.detection.scan import ScanSettings
 from vcam.detection.track import TrackerSettings
-from vcam.evaluation.methods import ChunkMethod, DefaceMethod, HaarMethod, Method, OursMethod, Unavailable
+from vcam.evaluation.methods import (
+    ChunkMethod,
+    DefaceMethod,
+    HaarMethod,
+    Method,
+    MethodOutput,
+    OursMethod,
+    Unavailable,
+)
 from vcam.evaluation.metrics import (
     BUCKET_NAMES,
     FALSE_HIDE_FRAME,
@@ -164,6 +172,25 @@ def eval_images(cases: list[ImageCase], method: Method) -> ImageReport:
     return report
 
 
+def play_clip(method: Method, path: Path) -> Iterator[tuple[Frame, MethodOutput]]:
+    """Each frame of the clip at `path` and `method`'s output for it, in file mode: the method reset, prepared
+    for the whole clip where it decides one at once (as `vcam anonymize`'s workers), and the timestamps on the
+    clip's own clock, so hold times mean the same as live."""
+    source = VideoFileSource(path)
+    try:
+        method.reset()
+        prepare = getattr(method, "prepare", None)
+        if prepare is not None:
+            prepare(path)
+        index = 0
+        while (read := source.read()) is not None:
+            frame = Frame(read.image, index / source.fps, index)
+            yield frame, method.run(frame)
+            index += 1
+    finally:
+        source.close()
+
+
 def eval_videos(cases, method: Method, on_frame: Callable[[str, int, int], None] | None = None) -> VideoReport:
     """Play each clip through `method` frame by frame (file mode) and count leaked face-frames."""
     report = VideoReport()
@@ -173,16 +200,8 @@ def eval_videos(cases, method: Method, on_frame: Callable[[str, int, int], None]
         ignored = frame_boxes({"boxes": gt.get("ignore_boxes", [])})
         leaked = total = run = longest = false_frames = 0
         timeline: list[int] = []
-        source = VideoFileSource(path)
-        method.reset()
-        prepare = getattr(method, "prepare", None)
-        if prepare is not None:  # methods that decide a whole clip at once, as `vcam anonymize`'s workers
-            prepare(path)
         index = 0
-        while (frame := source.read()) is not None:
-            # Timestamps follow the clip's own clock, so hold times mean the same as live.
-            frame = Frame(frame.image, index / source.fps, index)
-            out = method.run(frame)
+        for frame, out in play_clip(method, path):
             frame_leaks = 0
             for box in boxes.get(index, []):
                 total += 1
@@ -204,7 +223,6 @@ def eval_videos(cases, method: Method, on_frame: Callable[[str, int, int], None]
                 on_frame(path.name, index, frame_leaks)
             index += 1
         report.frames += index
-        source.close()
         report.leaked += leaked
         report.face_frames += total
         report.longest_run[path.name] = longest
