@@ -10,9 +10,11 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,18 @@ from vcam.evaluation.metrics import FALSE_HIDE_FRAME, detail_correlation, false_
 from vcam.frames import Frame
 from vcam.pipeline.sinks import Sink, SinkError
 from vcam.pipeline.sources import Source, SourceError
+
+
+@contextlib.contextmanager
+def busy_core() -> Iterator[None]:
+    """Another process keeps one core busy while the block runs, as a call app's encoder does on this machine's
+    two cores (a child spinning in Python)."""
+    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        yield
+    finally:
+        burner.kill()
+        burner.wait()
 
 
 class Switch:

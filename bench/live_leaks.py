@@ -23,11 +23,9 @@ its first sweep is not, and its curtain counts.
 from __future__ import annotations
 
 import argparse
-import atexit
+import contextlib
 import resource
 import statistics
-import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +33,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from clips import Player, Recording, fitted, mosaic
-from faults import LeakChecker
+from faults import LeakChecker, busy_core
 
 from vcam.detection.scan import ScanSettings
 from vcam.evaluation.evaluate import SCANS, video_cases
@@ -162,28 +160,23 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     totals: dict[tuple[str, str, str], list[int]] = {}
     for load in args.load.split(","):
-        burner = None
-        if load == "busy":
-            burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            atexit.register(burner.kill)
-        for size_name in args.sizes.split(","):
-            for recording in recordings(args.eval_dir, size_name, args.seconds, only):
-                for name in args.configs.split(","):
-                    r = play(recording, CONFIGS[name])
-                    t = totals.setdefault((name, size_name, load), [0, 0, 0, 0])
-                    t[0] += r.faces
-                    t[1] += r.readable
-                    t[2] += r.current
-                    t[3] += r.due
-                    size = f"{recording.size[0]}x{recording.size[1]}"
-                    print(
-                        f"| {name} | {size} | {load} | {recording.name} | {r.faces} | {r.readable} | {r.longest} | "
-                        f"{r.current}/{r.due} ({r.current / max(1, r.due):.0%}) | {r.curtained} | {r.stale} | "
-                        f"{r.over_hidden} | {r.fps:.1f} | {r.p50:.1f} | {r.p99:.1f} | {r.cpu:.0f} |",
-                        flush=True,
-                    )
-        if burner is not None:
-            burner.kill()
+        with busy_core() if load == "busy" else contextlib.nullcontext():
+            for size_name in args.sizes.split(","):
+                for recording in recordings(args.eval_dir, size_name, args.seconds, only):
+                    for name in args.configs.split(","):
+                        r = play(recording, CONFIGS[name])
+                        t = totals.setdefault((name, size_name, load), [0, 0, 0, 0])
+                        t[0] += r.faces
+                        t[1] += r.readable
+                        t[2] += r.current
+                        t[3] += r.due
+                        size = f"{recording.size[0]}x{recording.size[1]}"
+                        print(
+                            f"| {name} | {size} | {load} | {recording.name} | {r.faces} | {r.readable} | {r.longest} | "
+                            f"{r.current}/{r.due} ({r.current / max(1, r.due):.0%}) | {r.curtained} | {r.stale} | "
+                            f"{r.over_hidden} | {r.fps:.1f} | {r.p50:.1f} | {r.p99:.1f} | {r.cpu:.0f} |",
+                            flush=True,
+                        )
     print()
     for (name, size_name, load), (faces, readable, current, due) in totals.items():
         print(

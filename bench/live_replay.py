@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import os
 import resource
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import cv2
 from clips import ScaledLoop
+from faults import busy_core
 
 from vcam.detection.scan import ScanSettings
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
@@ -105,10 +105,10 @@ def main() -> None:
     p.add_argument("--busy", action="store_true", help="keep one core busy in another process (a call app)")
     p.add_argument("--fps", type=float, help="play the clip at this rate instead of its own (a webcam's 30)")
     args = p.parse_args()
+    busy = contextlib.ExitStack()
+    atexit.register(busy.close)
     if args.busy:
-        # A spinning child process: what a call app's encoder does to one of this machine's two cores.
-        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        atexit.register(burner.kill)
+        busy.enter_context(busy_core())
     print(
         f"clip {args.clip.name}, {args.seconds:.0f} s per run, cv2 {cv2.__version__}, {os.cpu_count()} cores"
         + (", one core kept busy by another process" if args.busy else "")

@@ -17,6 +17,7 @@ encoder runs in the camera's process, which makes it a harder test than `bench/l
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from clips import Recording, fitted, mosaic
+from faults import busy_core
 
 from vcam.evaluation.evaluate import video_cases
 from vcam.evaluation.metrics import detail_correlation
@@ -119,8 +121,7 @@ def main() -> None:
         clip, out = Path(tmp) / "clip.mp4", Path(tmp) / "rec.mp4"
         render(rec, clip)
         (Path(tmp) / "boxes.json").write_text(json.dumps(rec.boxes))
-        burner = subprocess.Popen([sys.executable, "-c", "while True: pass"]) if args.busy else None
-        try:
+        with busy_core() if args.busy else contextlib.nullcontext():
             run = subprocess.run(
                 [
                     "vcam",
@@ -144,9 +145,6 @@ def main() -> None:
                 text=True,
                 timeout=120 + 4 * args.seconds,
             )
-        finally:
-            if burner is not None:
-                burner.kill()
         if run.returncode != 0 or not out.exists():
             sys.exit(f"vcam run failed ({run.returncode}): {run.stderr[-2000:]}")
         result = judge(clip, rec.boxes, out)

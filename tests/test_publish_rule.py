@@ -5,8 +5,6 @@ None may publish a readable face; and the rule must still let the scene through,
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -15,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import DATA, sample_boxes
-from faults import LeakChecker
+from faults import LeakChecker, busy_core
 
 from vcam.detection.scan import Scanner, ScanSettings
 from vcam.frames import Frame
@@ -333,12 +331,9 @@ def test_small_faces_at_the_back_of_a_1080p_frame_are_hidden_from_the_first_fram
 
 def test_a_busy_core_publishes_no_readable_face():
     """The same 1080p room while another process keeps one of the cores busy (a call app's encoder)."""
-    burner = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    try:
+    with busy_core():
         scene, at_least = _back_row(busy=True)
         checker = play_live(scene)
-    finally:
-        burner.kill()
     assert_private_and_live(checker, scene, at_least)
 
 
