@@ -42,15 +42,13 @@ from vcam.pipeline.sources import VideoFileSource, read_image
 
 @dataclass(frozen=True)
 class Condition:
-    """A camera's view of a room. Light is scaled in linear light (sRGB decoded), then the camera's gain brings
-    part of it back and multiplies the sensor's noise with it."""
+    """A camera's view of a room. Light is scaled in linear light (sRGB decoded) and the sensor's noise added
+    there, as a camera at the top of its gain shows it: dark and noisy."""
 
     light: float = 1.0
     """Share of the light of the original scene (a dim room: about a third)."""
-    gain: float = 1.0
-    """The auto-exposure's gain on what is left (capped in a real camera: it does not bring all of it back)."""
     noise: float = 0.0
-    """Sensor noise before the gain, in 8-bit linear units (shot noise grows with the signal: `noise` * sqrt)."""
+    """Sensor noise in 8-bit linear units (shot noise grows with the signal: `noise` * sqrt)."""
     blur_px: float = 0.0
     """Motion blur length as a share of the frame width x 1000 (1/30 s exposure of a moving head)."""
     quality: int = 0
@@ -108,7 +106,7 @@ def degrade(
         if c.noise:
             sigma = c.noise / 255.0 * np.sqrt(np.maximum(lin, 1e-4) * 255.0 / 16.0 + 1.0)
             lin = lin + rng.standard_normal(lin.shape, dtype=np.float32) * sigma
-        out = _srgb(lin * c.gain)
+        out = _srgb(lin)
     if c.quality:
         small = cv2.resize(out, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
         ok, data = cv2.imencode(".jpg", small, [cv2.IMWRITE_JPEG_QUALITY, c.quality])
