@@ -107,11 +107,13 @@ class Exposure:
         self._gamma = 1.0
         self._lut: np.ndarray | None = None
 
-    def view(self, image: np.ndarray) -> np.ndarray:
+    def view(self, image: np.ndarray, judged: tuple[Light, float] | None = None) -> np.ndarray:
         """`image` itself, or when it is dark and noisy a smoothed copy whose mean luma is lifted to about
-        `target` by a gamma curve (one lookup table for all three channels: no colour shift)."""
+        `target` by a gamma curve (one lookup table for all three channels: no colour shift). `judged`: the
+        image's `light_of` with these settings where the caller has it already (the anonymizer judges every
+        frame once, for its fast tier and its sweep)."""
         s = self.settings
-        light, luma = light_of(image, s)
+        light, luma = judged if judged is not None else light_of(image, s)
         self.lifted = light is not Light.GOOD
         if not self.lifted:
             return image

@@ -30,7 +30,7 @@ from vcam.detection.detect import (
     Region,
     merge_faces,
 )
-from vcam.detection.exposure import Exposure, ExposureSettings
+from vcam.detection.exposure import Exposure, ExposureSettings, Light
 from vcam.frames import Box, Face, centre_inside, clip_box, intersection, iou, regions_area, regions_overlap
 
 DetectionRange = Literal["near", "far", "auto"]
@@ -221,6 +221,7 @@ class Scanner:
         still: frozenset[int] = frozenset(),
         changes: list[Region] | None = None,
         tiles: bool = True,
+        light: tuple[Light, float] | None = None,
     ) -> ScanResult:
         """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops.
 
@@ -234,14 +235,15 @@ class Scanner:
         that unsure box (the short-range model's head-and-shoulders guess), the track lost its face's outline.
         `changes` (fast tier) are parts of the picture that changed since they were last checked for small faces:
         CenterFace looks at as many as fit the budget, smallest first, at the sweep's zoom; `ScanResult.checked`
-        says which. `tiles=False` leaves this scan's tiles out (a live sweep while the stage is behind).
+        says which. `tiles=False` leaves this scan's tiles out (a live sweep while the stage is behind). `light` is
+        the image's `exposure.light_of` where the caller judged it already (None: judged here).
         """
         start = time.perf_counter()
         s = self.settings
         if s.exposure is not None:
             if self._exposure is None:
                 self._exposure = Exposure(s.exposure)
-            image = self._exposure.view(image)
+            image = self._exposure.view(image, light)
         h, w = image.shape[:2]
         if thorough:
             self._no_face.clear()  # a new scene: where the last one had no face says nothing

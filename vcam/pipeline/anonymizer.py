@@ -206,6 +206,8 @@ class _Job:
     keep_s: float = 0.0
     still: frozenset[int] = frozenset()
     changes: list[Region] | None = None
+    light: tuple[Light, float] | None = None
+    """The frame's `exposure.light_of`, judged once in `process` for every scan of it."""
 
 
 class Anonymizer:
@@ -315,6 +317,7 @@ class Anonymizer:
                     tier=job.tier,
                     still=job.still,
                     changes=job.changes,
+                    light=job.light,
                 )
             except Exception as exc:  # noqa: BLE001 - any detector failure must curtain, not crash
                 failures += 1
@@ -410,7 +413,14 @@ class Anonymizer:
                 if job.detection_range and job.detection_range != scanner.settings.detection_range:
                     scanner.settings = replace(scanner.settings, detection_range=job.detection_range)
                 result = scanner.scan(
-                    job.frame.image, job.frame.t, expected, None, tier="sweep", regions=regions, tiles=not shed
+                    job.frame.image,
+                    job.frame.t,
+                    expected,
+                    None,
+                    tier="sweep",
+                    regions=regions,
+                    tiles=not shed,
+                    light=job.light,
                 )
             except Exception as exc:  # noqa: BLE001 - a failing sweep curtains by going stale, never crashes
                 failures += 1
@@ -504,7 +514,8 @@ class Anonymizer:
         s = self.settings
         limit = s.hang_after_s if wait_s is None else wait_s
         deadline = time.monotonic() + limit
-        light = light_of(frame.image, s.scan.exposure)[0] if s.scan.exposure is not None else Light.GOOD
+        judged = light_of(frame.image, s.scan.exposure) if s.scan.exposure is not None else None
+        light = judged[0] if judged is not None else Light.GOOD
         if light in (Light.DARK, Light.BLACK):
             effect = replace(effect, margin=effect.margin * DARK_GROW)
         thumb = thumbnail(frame.image)
@@ -518,7 +529,7 @@ class Anonymizer:
             job_tier: Tier = "fast" if tiered else "all"
             if tier is not None and not tiered:
                 job_tier = "all" if new_scene else tier
-            self._job = _Job(frame, budget_s, detection_range, thumb, new_scene, job_tier, keep_s)
+            self._job = _Job(frame, budget_s, detection_range, thumb, new_scene, job_tier, keep_s, light=judged)
             if tiered:
                 if new_scene:
                     self._scene += 1
