@@ -58,11 +58,16 @@ class System:
 
 @dataclass
 class Plan:
-    """The root commands (one shell script), the files written as the user, and hints printed only."""
+    """The root steps (one shell script), the files written as the user, and hints printed only."""
 
-    root_script: list[str] = field(default_factory=list)
+    root_steps: list[tuple[str, str]] = field(default_factory=list)
+    """Each root command, and what it is for (printed beside it)."""
     user_files: list[Path] = field(default_factory=list)
     hints: list[str] = field(default_factory=list)
+
+    @property
+    def root_script(self) -> list[str]:
+        return [command for command, _ in self.root_steps]
 
 
 INSTALLERS = (
@@ -86,7 +91,7 @@ def plan(system: System, command: Sequence[str]) -> Plan:
     if system.labelled_device is None:
         if not system.module_available:
             if system.installer:
-                out.root_script.append(system.installer)
+                out.root_steps.append((system.installer, "install the v4l2loopback module"))
             else:
                 out.hints.append(
                     "the v4l2loopback module is not installed and no known package manager was found: install "
@@ -95,12 +100,13 @@ def plan(system: System, command: Sequence[str]) -> Plan:
                 )
         elif system.module_loaded:
             # Loaded by someone else without our device: reload with ours (fails, harmlessly, if in use).
-            out.root_script.append("modprobe -r v4l2loopback")
-        out.root_script.append(f"modprobe v4l2loopback {OPTIONS}")
+            out.root_steps.append(("modprobe -r v4l2loopback", "unload the module loaded without our device"))
+        out.root_steps.append((f"modprobe v4l2loopback {OPTIONS}", f'load it now, with the "{CARD_LABEL}" device'))
     if not system.persistent:
         options_line = f"options v4l2loopback {OPTIONS}"
-        out.root_script.append(f"printf '%s\\n' {shlex.quote(options_line)} > {MODPROBE_CONF}")
-        out.root_script.append(f"printf '%s\\n' v4l2loopback > {MODULES_LOAD_CONF}")
+        name_it = f"printf '%s\\n' {shlex.quote(options_line)} > {MODPROBE_CONF}"
+        out.root_steps.append((name_it, "give the device its name at every boot"))
+        out.root_steps.append((f"printf '%s\\n' v4l2loopback > {MODULES_LOAD_CONF}", "load the module at every boot"))
     out.user_files = [desktop_file(system), icon_file(system)]
     return out
 
@@ -158,8 +164,8 @@ def run_setup(
         say(f"  - note: {hint}")
     if steps.root_script:
         say("  - run as root (one password prompt):")
-        for line in steps.root_script:
-            say(f"      {line}    # {_purpose(line)}")
+        for command, purpose in steps.root_steps:
+            say(f"      {command}    # {purpose}")
     elif system.labelled_device:
         say(f"  - nothing as root: the virtual camera is {system.labelled_device}")
     for path in steps.user_files:
@@ -205,19 +211,6 @@ def _default_runner(say: Callable[[str], None]) -> Runner | None:
         say("steps above yourself in a root shell, then `vcam setup` again for the launcher entry.")
         return None
     return lambda argv: subprocess.run([*prefix, *argv]).returncode
-
-
-def _purpose(line: str) -> str:
-    """What a root step is for, printed beside it."""
-    if line.startswith("modprobe -r"):
-        return "unload the module loaded without our device"
-    if line.startswith("modprobe"):
-        return f'load it now, with the "{CARD_LABEL}" device'
-    if str(MODPROBE_CONF) in line:
-        return "give the device its name at every boot"
-    if str(MODULES_LOAD_CONF) in line:
-        return "load the module at every boot"
-    return "install the v4l2loopback module"
 
 
 def _reads(path: Path, text: str) -> bool:
