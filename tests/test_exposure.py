@@ -11,7 +11,7 @@ from test_batch import DEMO, demo_boxes
 
 from vcam.detection.exposure import TOO_DARK, ExposureSettings, Light, light_of
 from vcam.detection.scan import Scanner, ScanSettings
-from vcam.frames import Frame, grow_box
+from vcam.frames import Frame, centre_inside, grow_box
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import LiveControls
@@ -39,11 +39,7 @@ def room(image: np.ndarray, condition: Condition, seed: int = 0) -> np.ndarray:
 
 def found(faces, boxes) -> int:
     """Reference boxes with a detection's centre inside them."""
-    return sum(
-        any(abs(f.box[0] + f.box[2] / 2 - (b[0] + b[2] / 2)) < b[2] / 2 for f in faces)
-        and any(abs(f.box[1] + f.box[3] / 2 - (b[1] + b[3] / 2)) < b[3] / 2 for f in faces)
-        for b in boxes
-    )
+    return sum(any(centre_inside(f.box, b) for f in faces) for b in boxes)
 
 
 def test_the_light_is_judged_by_brightness_and_noise(demo_frames):
