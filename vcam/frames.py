@@ -30,6 +30,51 @@ class Frame:
 
 
 @dataclass(frozen=True, slots=True)
+class Expression:
+    """What a face says, without who it is: normalised parameters an avatar is drawn from.
+
+    Read from a face mesh (`vcam.detection.expression`); the scales are the mesh's ratios mapped to 0..1
+    between a neutral face and a wide one (the constants beside `read` say where each comes from).
+    """
+
+    mouth_open: float = 0.0
+    """0 lips together, 1 wide open."""
+    smile: float = 0.0
+    """Mouth width beyond neutral: 0 neutral or pursed, 1 a broad smile."""
+    eyes_open: tuple[float, float] = (1.0, 1.0)
+    """Each eye (the one on the picture's left first): 1 open, 0 shut."""
+    brows: float = 0.0
+    """Eyebrows raised: 0 resting, 1 raised high."""
+    yaw: float = 0.0
+    """Head turned, radians; positive: toward the picture's right."""
+    pitch: float = 0.0
+    """Head nodded, radians; positive: chin down."""
+    roll: float = 0.0
+    """Head tilted, radians (the eye line's angle in the picture)."""
+    gaze: tuple[float, float] = (0.0, 0.0)
+    """Where the irises sit in the eyes, -1..1 across (picture's right positive) and down."""
+
+
+NEUTRAL = Expression()
+
+
+@dataclass(frozen=True, slots=True)
+class FaceMesh:
+    """MediaPipe's 468 face landmarks on one face (`vcam.detection.mesh`)."""
+
+    points: np.ndarray
+    """468x3 float32: x, y in frame pixels, z (depth, same scale; smaller is nearer)."""
+    score: float
+    """The model's face-presence score, 0..1."""
+    angle: float = 0.0
+    """The crop's rotation (the eye line's angle in the picture), radians."""
+    crop_points: np.ndarray | None = None
+    """468x3 as the model gave them: in its upright 192x192 crop (the expression is read from these)."""
+    crop: np.ndarray | None = None
+    """The upright crop (grey), for the gaze."""
+
+
+@dataclass(frozen=True, slots=True)
 class Face:
     """One face: box in frame pixels, detector score, keypoints and when it was last seen.
 
@@ -47,6 +92,10 @@ class Face:
     unverified: bool = False
     """An uncertain candidate kept (hidden) only because its second look did not fit the frame's budget.
     It is hidden like any face but does not vouch for the candidates that overlap it later."""
+    mesh: FaceMesh | None = field(default=None, compare=False)
+    """The face's landmarks where they were read (the avatar style and the mesh outline); not part of equality."""
+    expression: Expression | None = field(default=None, compare=False)
+    """The smoothed expression the avatar shows; None: neutral."""
 
     def with_box(self, box: Box) -> Face:
         return replace(self, box=box)

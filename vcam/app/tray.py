@@ -24,7 +24,14 @@ from vcam.pipeline.preview import display_available
 from vcam.pipeline.sources import list_cameras
 
 INTENSITIES = (("Low", 40), ("Medium", 70), ("High", 85), ("Maximum", 100))
-STYLES = (("Blur", "blur"), ("Pixelate", "pixelate"), ("Solid", "solid"), ("Mask", "mask"), ("Emoji", "emoji"))
+STYLES = (
+    ("Blur", "blur"),
+    ("Pixelate", "pixelate"),
+    ("Solid", "solid"),
+    ("Mask", "mask"),
+    ("Emoji", "emoji"),
+    ("Avatar", "avatar"),
+)
 RANGES = (("Near", "near"), ("Far", "far"), ("Auto", "auto"))
 ENROL_SECONDS = 6.0
 """As `vcam enroll`: long enough to turn the head left, right, up and down once."""

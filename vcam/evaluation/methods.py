@@ -18,6 +18,7 @@ import numpy as np
 from vcam.frames import Face, Frame
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.pipeline.meshing import MeshStage
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class ChunkMethod(OursMethod):
         super().__init__(name, settings, effect)
         self._settings = settings
         self._decided: list | None = None
+        self._meshes = MeshStage()
 
     def prepare(self, path: Path) -> None:
         from vcam.pipeline.chunks import Chunk
@@ -82,6 +84,7 @@ class ChunkMethod(OursMethod):
     def reset(self) -> None:
         super().reset()
         self._decided = None
+        self._meshes.reset()
 
     def run(self, frame: Frame) -> MethodOutput:
         if self._decided is None:
@@ -89,7 +92,7 @@ class ChunkMethod(OursMethod):
         decided = self._decided[frame.index]
         if decided.curtain:
             return MethodOutput([], np.ones(frame.image.shape[:2], bool), frame.image)
-        image = effects.apply(frame.image, decided.faces, self.effect)
+        image = self._meshes.hide(frame.image, decided.faces, self.effect, frame.t)
         return MethodOutput(decided.faces, effects.hidden_mask(decided.faces, frame.image.shape, self.effect), image)
 
 

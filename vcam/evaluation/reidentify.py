@@ -31,6 +31,7 @@ from vcam.identity.recognizer import Recognizer
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import FILE_SWEEP_S, AnonymizerSettings
 from vcam.pipeline.chunks import Chunk
+from vcam.pipeline.meshing import MeshStage
 from vcam.pipeline.sources import VideoFileSource
 from vcam.pipeline.workers import detect_chunk
 
@@ -70,6 +71,7 @@ def score_clips(eval_dir: Path, every: int, only: list[str] | None = None) -> di
     settings = AnonymizerSettings(file_sweep_s=FILE_SWEEP_S, hang_after_s=600.0)
     scores = {name: StyleScore() for name in (*effects.STYLES, FLOOR, "untouched")}
     clips: list[str] = []
+    meshes = MeshStage(smooth=False)
     for path, gt in video_cases(eval_dir, only=only):
         decided = detect_chunk(path, Chunk(0, None, 0), settings).frames
         boxes = frame_boxes(gt)
@@ -79,7 +81,7 @@ def score_clips(eval_dir: Path, every: int, only: list[str] | None = None) -> di
             while (read := source.read()) is not None and index < len(decided):
                 faces = [b for b in boxes.get(index, []) if b[2] >= MIN_FACE_PX]
                 if faces and index % every == 0:
-                    _score_frame(recognizer, read.image, faces, decided[index].faces, scores)
+                    _score_frame(recognizer, read.image, faces, decided[index].faces, scores, meshes)
                     clips += [path.name] * len(faces)
                 index += 1
         finally:
@@ -117,8 +119,10 @@ def _score_frame(
     faces: list[list[float]],
     hidden: list[Face],
     scores: dict[str, StyleScore],
+    meshes: MeshStage,
 ) -> None:
     probes = [tuple(b) for b in faces]
+    hidden = meshes.attach(image, hidden, 0.0)  # the avatar's expression (the other styles ignore it)
     outputs = {style: effects.apply(image, hidden, effects.EffectSettings(style=style)) for style in effects.STYLES}
     outputs[FLOOR] = solid_boxes(image, faces)
     outputs["untouched"] = image

@@ -39,6 +39,7 @@ from vcam.frames import Box, Face, Frame, grow_box
 from vcam.identity.gate import IdentityGate, IdentitySettings, frozen
 from vcam.pipeline import effects
 from vcam.pipeline.curtain import curtain
+from vcam.pipeline.meshing import MeshStage
 from vcam.pipeline.motion import ChangeCheckSettings, CheckedPicture, MotionHistory, MotionSettings
 from vcam.pipeline.publish_rule import (
     STATUS_ERROR,
@@ -247,6 +248,8 @@ class Anonymizer:
         self._checked = CheckedPicture(self.settings.motion.step, self.settings.change_check)
         self._shedding = LoadShedding(self.settings.shedding)
         self._light = Light.GOOD
+        self._meshes = MeshStage()
+        """The avatar's meshes and each track's smoothed expression (only styles that draw from a mesh)."""
         self._last_safe: Output | None = None
         """Live: the last output that passed the publish rule, to repeat while a frame cannot pass."""
         self.sweeps = 0
@@ -571,7 +574,7 @@ class Anonymizer:
         if status:
             behind = decision is not None and decision.behind
             return Output(curtain(frame.image, status), [], status, detect_s, frame, behind=behind)
-        out = Output(effects.apply(frame.image, faces, effect), faces, None, detect_s, frame, shown)
+        out = Output(self._meshes.hide(frame.image, faces, effect, frame.t), faces, None, detect_s, frame, shown)
         if tiered:
             with self._cond:
                 if self._last_safe is None or frame.t >= self._last_safe.frame.t:
@@ -696,6 +699,7 @@ class Anonymizer:
             self._last_safe = None
             self._scene += 1
             self._cuts += 1
+        self._meshes.reset()
 
     def close(self) -> None:
         """Stop the worker and release the models (waits briefly; a hung detector thread is abandoned)."""
@@ -705,6 +709,7 @@ class Anonymizer:
             gate = self._gate
         if gate is not None:
             gate.close()
+        self._meshes.close()
         for thread in (self._thread, self._sweeper):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=2.0)

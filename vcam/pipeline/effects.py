@@ -1,5 +1,5 @@
-"""How a face is hidden: blur, pixelate, solid fill, a softer blurred mask or a drawn emoji face, all over
-one head shape.
+"""How a face is hidden: blur, pixelate, solid fill, a softer blurred mask, a drawn emoji face or an avatar
+that shows the face's expression (`vcam.pipeline.avatar`), all over one head shape.
 
 Every effect is a pure function of ``(image, faces, style, intensity)``: it
 writes only inside each face's head shape (an ellipse over the head, turned
@@ -20,9 +20,12 @@ import cv2
 import numpy as np
 
 from vcam.frames import Face, clip_box, expand_box
+from vcam.pipeline import avatar
 
-Style = Literal["blur", "pixelate", "solid", "mask", "emoji"]
-STYLES: tuple[Style, ...] = ("blur", "pixelate", "solid", "mask", "emoji")
+Style = Literal["blur", "pixelate", "solid", "mask", "emoji", "avatar"]
+STYLES: tuple[Style, ...] = ("blur", "pixelate", "solid", "mask", "emoji", "avatar")
+MESH_STYLES: frozenset[str] = frozenset({"avatar"})
+"""Styles that draw from each face's mesh (`vcam.pipeline.meshing` runs only for these)."""
 SOLID_BGR = (48, 48, 48)
 EMOJI_BGR = (40, 200, 250)
 """The emoji style's face: an opaque yellow like solid's grey, with eyes and a smile drawn over it."""
@@ -163,19 +166,19 @@ def _feather(style: str) -> float:
 
 def _placed(
     faces: list[Face], shape: tuple[int, ...], margin: float, feather: float
-) -> Iterator[tuple[HeadShape, tuple[int, int, int, int]]]:
+) -> Iterator[tuple[Face, HeadShape, tuple[int, int, int, int]]]:
     """Each face's head shape and the frame region it touches (faces wholly outside the frame are skipped)."""
     height, width = shape[:2]
     for face in faces:
         head = head_shape(face, margin, (width, height))
         region = clip_box(head.bounds(feather), width, height)
         if region is not None:
-            yield head, region
+            yield face, head, region
 
 
 def _shape_masks(faces: list[Face], shape: tuple[int, ...], margin: float, feather: float) -> np.ndarray:
     mask = np.zeros(shape[:2], bool)
-    for head, (x0, y0, x1, y1) in _placed(faces, shape, margin, feather):
+    for _, head, (x0, y0, x1, y1) in _placed(faces, shape, margin, feather):
         mask[y0:y1, x0:x1] |= head.alpha((x0, y0, x1, y1), feather)[..., 0] > 0
     return mask
 
@@ -197,7 +200,7 @@ def apply(image: np.ndarray, faces: list[Face], settings: EffectSettings) -> np.
     out = image.copy()
     level = max(0, min(100, int(settings.intensity))) / 100.0
     feather = _feather(settings.style)
-    for head, region in _placed(faces, image.shape, settings.margin, feather):
+    for face, head, region in _placed(faces, image.shape, settings.margin, feather):
         x0, y0, x1, y1 = region
         patch = out[y0:y1, x0:x1]
         size = head.size
@@ -208,6 +211,8 @@ def apply(image: np.ndarray, faces: list[Face], settings: EffectSettings) -> np.
             fill[:] = SOLID_BGR
         elif settings.style == "emoji":
             fill = _emoji_patch(patch.shape, head, region)
+        elif settings.style == "avatar":
+            fill = _avatar_patch(patch.shape, head, region, face, settings.intensity)
         else:  # blur, mask
             fill = _blur_patch(patch, size, level)
         if head.rect is not None:
@@ -246,6 +251,22 @@ def _emoji_patch(shape: tuple[int, ...], head: HeadShape, region: tuple[int, int
     smile_axes = (max(1, int(round(0.5 * a))), max(1, int(round(0.32 * b))))
     cv2.ellipse(fill, at(0.0, 0.12), smile_axes, float(np.degrees(angle)), 20, 160, EMOJI_INK, thickness, cv2.LINE_AA)
     return fill
+
+
+def _avatar_patch(
+    shape: tuple[int, ...], head: HeadShape, region: tuple[int, int, int, int], face: Face, intensity: int
+) -> np.ndarray:
+    """The avatar over the head shape (the same opaque area solid fills), tilted with the smoothed head roll
+    where the face has a mesh, with the eye line otherwise."""
+    x0, y0 = region[0], region[1]
+    if head.rect is not None:
+        rx, ry, rw, rh = head.rect
+        centre, axes, angle = (rx + rw / 2 - x0, ry + rh / 2 - y0), (rw / 2, rh / 2), 0.0
+    else:
+        centre, axes, angle = (head.cx - x0, head.cy - y0), (head.a, head.b), head.angle
+    if face.expression is not None and face.mesh is not None:
+        angle = face.expression.roll
+    return avatar.draw(shape, centre, axes, angle, face.expression, intensity=intensity)
 
 
 def _odd(n: float) -> int:

@@ -1,0 +1,178 @@
+"""What a face mesh says about the expression, in numbers an avatar can be drawn from; and their smoothing.
+
+Every parameter is a ratio of distances between landmarks in the model's upright crop (so it does not
+change with the face's size or tilt), mapped to 0..1 between a neutral face and a wide one. The ranges are
+anatomical, checked on the mesh of our own clips (median and 5th-95th percentile of each ratio on four
+clips of ../shared/eval, this machine): inner-lip gap 0.005-0.06 of the face's height while talking, 0.09
+with teeth showing in a smile; mouth width 0.51-0.59 of the eye span at rest, 0.76 smiling; an open eye
+0.21-0.36 of its width high (closed eyes read 0.05-0.08 in MediaPipe's mesh); brow-to-eye 0.11-0.15 of the
+face's height at rest. No parameter carries a length of the face itself: the avatar's proportions are its
+own template's (`vcam.pipeline.avatar`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from vcam.frames import Expression, FaceMesh
+
+# MediaPipe face mesh indices (the picture's left eye is the person's right eye).
+FOREHEAD, CHIN = 10, 152
+LIP_TOP, LIP_BOTTOM = 13, 14
+MOUTH_LEFT, MOUTH_RIGHT = 61, 291
+EYE_L_OUT, EYE_L_IN, EYE_L_TOP, EYE_L_BOTTOM = 33, 133, 159, 145
+EYE_R_IN, EYE_R_OUT, EYE_R_TOP, EYE_R_BOTTOM = 362, 263, 386, 374
+BROW_L, BROW_R = 105, 334
+CHEEK_L, CHEEK_R = 234, 454
+EYE_L_RING = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+EYE_R_RING = (362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398)
+
+MOUTH_CLOSED, MOUTH_WIDE = 0.01, 0.16
+"""Inner-lip gap over face height: lips together (0.005-0.02 on our clips at rest), a wide-open mouth."""
+WIDTH_REST, WIDTH_SMILE = 0.55, 0.80
+"""Mouth corners' span over the eyes' outer corners' span: resting (0.51-0.59), a broad smile (0.76 seen)."""
+EYE_SHUT, EYE_OPEN = 0.09, 0.24
+"""Eyelid gap over eye width: shut (MediaPipe's closed eyes read 0.05-0.08), plainly open (0.21-0.36)."""
+BROW_REST, BROW_RAISED = 0.125, 0.185
+"""Brow-to-upper-lid over face height: resting (0.11-0.15), raised high."""
+GAZE_GAIN = 2.5
+"""The iris moves about 0.2 of the eye's width either way; this maps that to -1..1 (clipped)."""
+
+
+def _unit(value: float, low: float, high: float) -> float:
+    return float(min(1.0, max(0.0, (value - low) / (high - low))))
+
+
+def read(mesh: FaceMesh) -> Expression:
+    """The expression of one mesh (unsmoothed)."""
+    p = mesh.crop_points if mesh.crop_points is not None else mesh.points
+    p = np.asarray(p, np.float32)
+
+    def dist(a: int, b: int) -> float:
+        return float(np.linalg.norm(p[a] - p[b]))
+
+    height = max(dist(FOREHEAD, CHIN), 1e-3)
+    span = max(dist(EYE_L_OUT, EYE_R_OUT), 1e-3)
+    eyes = (
+        _unit(dist(EYE_L_TOP, EYE_L_BOTTOM) / max(dist(EYE_L_OUT, EYE_L_IN), 1e-3), EYE_SHUT, EYE_OPEN),
+        _unit(dist(EYE_R_TOP, EYE_R_BOTTOM) / max(dist(EYE_R_IN, EYE_R_OUT), 1e-3), EYE_SHUT, EYE_OPEN),
+    )
+    brow = (dist(BROW_L, EYE_L_TOP) + dist(BROW_R, EYE_R_TOP)) / 2 / height
+    across = p[CHEEK_R] - p[CHEEK_L]
+    down = p[CHIN] - p[FOREHEAD]
+    eye_line = p[EYE_R_OUT] - p[EYE_L_OUT]
+    yaw = math.atan2(float(across[2]), float(across[0])) if p.shape[1] > 2 else 0.0
+    pitch = math.atan2(float(down[2]), float(down[1])) if p.shape[1] > 2 else 0.0
+    roll = mesh.angle + math.atan2(float(eye_line[1]), float(eye_line[0]))
+    return Expression(
+        mouth_open=_unit(dist(LIP_TOP, LIP_BOTTOM) / height, MOUTH_CLOSED, MOUTH_WIDE),
+        smile=_unit(dist(MOUTH_LEFT, MOUTH_RIGHT) / span, WIDTH_REST, WIDTH_SMILE),
+        eyes_open=eyes,
+        brows=_unit(brow, BROW_REST, BROW_RAISED),
+        yaw=yaw,
+        pitch=pitch,
+        roll=roll,
+        gaze=gaze(mesh),
+    )
+
+
+def gaze(mesh: FaceMesh) -> tuple[float, float]:
+    """Where the irises sit, from the darkest part of each eye in the upright crop (the mesh model has no
+    iris points; the attention model that has them needs operators LiteRT lacks). 0.05 ms a face."""
+    if mesh.crop is None or mesh.crop_points is None:
+        return (0.0, 0.0)
+    found = []
+    for ring, (outer, inner) in ((EYE_L_RING, (EYE_L_OUT, EYE_L_IN)), (EYE_R_RING, (EYE_R_OUT, EYE_R_IN))):
+        pts = mesh.crop_points[list(ring), :2]
+        x0, y0 = np.floor(pts.min(0)).astype(int)
+        x1, y1 = np.ceil(pts.max(0)).astype(int) + 1
+        x0, y0 = max(x0, 0), max(y0, 0)
+        x1, y1 = min(x1, mesh.crop.shape[1]), min(y1, mesh.crop.shape[0])
+        if x1 - x0 < 4 or y1 - y0 < 2:
+            continue
+        inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
+        cv2.fillPoly(inside, [np.round(pts - (x0, y0)).astype(np.int32)], 1)
+        patch = mesh.crop[y0:y1, x0:x1].astype(np.float32)
+        values = patch[inside > 0]
+        if values.size < 6:
+            continue
+        dark = np.clip(np.percentile(values, 35) - patch, 0, None) * inside
+        total = float(dark.sum())
+        if total <= 0:
+            continue
+        ys, xs = np.mgrid[y0:y1, x0:x1]
+        centre = np.array([(dark * xs).sum() / total, (dark * ys).sum() / total])
+        a, b = mesh.crop_points[outer, :2], mesh.crop_points[inner, :2]
+        mid, width = (a + b) / 2, max(float(np.linalg.norm(b - a)), 1e-3)
+        found.append((centre - mid) / width)
+    if not found:
+        return (0.0, 0.0)
+    gx, gy = np.mean(found, axis=0) * GAZE_GAIN
+    return (float(np.clip(gx, -1, 1)), float(np.clip(gy, -1, 1)))
+
+
+@dataclass
+class OneEuro:
+    """The 1-euro filter (Casiez, Roussel, Vogel 2012): smooths jitter when a value rests and follows it
+    when it moves fast, so the avatar neither trembles nor lags a blink.
+
+    `min_cutoff` 1.5 Hz and `beta` 0.5 for values on a 0..1 scale: at rest (0.5 units/s of jitter) the
+    cutoff is 1.75 Hz and a 30 fps frame moves a quarter of the way; a blink (about 14 units/s) opens it to
+    8.5 Hz, two thirds of the way each frame, so a three-frame blink still closes the avatar's eye."""
+
+    min_cutoff: float = 1.5
+    beta: float = 0.5
+    d_cutoff: float = 1.0
+    _x: float | None = None
+    _dx: float = 0.0
+    _t: float = 0.0
+
+    @staticmethod
+    def _alpha(cutoff: float, dt: float) -> float:
+        tau = 1.0 / (2 * math.pi * cutoff)
+        return 1.0 / (1.0 + tau / dt)
+
+    def __call__(self, x: float, t: float) -> float:
+        if self._x is None or t <= self._t:
+            self._x, self._t = x, t
+            return x
+        dt = t - self._t
+        dx = (x - self._x) / dt
+        self._dx += self._alpha(self.d_cutoff, dt) * (dx - self._dx)
+        cutoff = self.min_cutoff + self.beta * abs(self._dx)
+        self._x += self._alpha(cutoff, dt) * (x - self._x)
+        self._t = t
+        return self._x
+
+
+FIELDS = ("mouth_open", "smile", "eye_l", "eye_r", "brows", "yaw", "pitch", "roll", "gaze_x", "gaze_y")
+
+
+def _flat(e: Expression) -> tuple[float, ...]:
+    return (e.mouth_open, e.smile, *e.eyes_open, e.brows, e.yaw, e.pitch, e.roll, *e.gaze)
+
+
+def _unflat(v: list[float]) -> Expression:
+    return Expression(v[0], v[1], (v[2], v[3]), v[4], v[5], v[6], v[7], (v[8], v[9]))
+
+
+@dataclass
+class ExpressionSmoother:
+    """One 1-euro filter per parameter per track; a track unseen for `forget_s` starts afresh."""
+
+    forget_s: float = 2.0
+    _filters: dict[int, tuple[float, list[OneEuro]]] = field(default_factory=dict)
+
+    def __call__(self, track: int, expression: Expression, t: float) -> Expression:
+        seen, filters = self._filters.get(track, (t, []))
+        if not filters or t - seen > self.forget_s:
+            filters = [OneEuro() for _ in FIELDS]
+        smoothed = [f(v, t) for f, v in zip(filters, _flat(expression), strict=True)]
+        self._filters[track] = (t, filters)
+        for old in [k for k, (when, _) in self._filters.items() if t - when > self.forget_s]:
+            del self._filters[old]
+        return _unflat(smoothed)

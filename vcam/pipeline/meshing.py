@@ -1,0 +1,82 @@
+"""The face mesh step between tracking and hiding: which faces get a mesh, their smoothed expressions.
+
+Only styles that use it pay for it (`needs_mesh`): the avatar draws from the expression, and every style's
+shape follows the mesh's outline where the mesh is confident (`vcam.pipeline.effects`). A face the mesh
+does not find (the model's presence score under `present`), is too small, or is beyond the `max_faces`
+largest keeps its box's shape and a neutral avatar: the step can only make a face's shape follow the mesh,
+never leave it uncovered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import cv2
+import numpy as np
+
+from vcam.detection.expression import ExpressionSmoother, read
+from vcam.detection.mesh import PRESENT, FaceMesher
+from vcam.frames import Face
+from vcam.pipeline import effects
+
+
+@dataclass(frozen=True, slots=True)
+class MeshSettings:
+    max_faces: int = 3
+    """The largest faces of a frame that get a mesh: 1.4 ms each here (warp and model), so three stay within
+    a 30 fps frame's share beside detection; the rest keep the box's shape and a neutral avatar."""
+    min_px: float = 40.0
+    """Smaller boxes get no mesh: on 36 px faces the model's points already wander by a few pixels, and the
+    expression of a face that small is not readable in the picture anyway."""
+    present: float = PRESENT
+    """The model's face-presence score a mesh needs to be used (MediaPipe's own threshold)."""
+
+
+@dataclass
+class MeshStage:
+    """Adds a mesh and a smoothed expression to the largest faces of each frame (one per stream: it keeps
+    each track's filters)."""
+
+    settings: MeshSettings = field(default_factory=MeshSettings)
+    mesher: FaceMesher | None = None
+    smooth: bool = True
+    """Smooth each track's expression over time (off for frames that are not a sequence)."""
+    _smoother: ExpressionSmoother = field(default_factory=ExpressionSmoother)
+
+    def attach(self, image: np.ndarray, faces: list[Face], t: float) -> list[Face]:
+        if not faces:
+            return faces
+        if self.mesher is None:
+            self.mesher = FaceMesher()
+        s = self.settings
+        order = sorted(range(len(faces)), key=lambda i: faces[i].box[2] * faces[i].box[3], reverse=True)
+        chosen = [i for i in order if faces[i].box[2] >= s.min_px][: s.max_faces]
+        out = list(faces)
+        for i in chosen:
+            face = faces[i]
+            try:
+                mesh = self.mesher.mesh(image, face)
+            except (ValueError, RuntimeError, cv2.error):
+                mesh = None
+            if mesh is None or mesh.score < s.present:
+                continue
+            expression = read(mesh)
+            if self.smooth and face.track_id >= 0:
+                expression = self._smoother(face.track_id, expression, t)
+            out[i] = replace(face, mesh=mesh, expression=expression)
+        return out
+
+    def reset(self) -> None:
+        """Forget every track's expression (a new file, a new scene's tracks)."""
+        self._smoother = ExpressionSmoother()
+
+    def hide(self, image: np.ndarray, faces: list[Face], effect: effects.EffectSettings, t: float) -> np.ndarray:
+        """`effects.apply`, with each face's mesh and expression first where the style draws from them."""
+        if effect.style in effects.MESH_STYLES:
+            faces = self.attach(image, faces, t)
+        return effects.apply(image, faces, effect)
+
+    def close(self) -> None:
+        if self.mesher is not None:
+            self.mesher.close()
+            self.mesher = None
