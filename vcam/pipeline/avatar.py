@@ -123,19 +123,20 @@ def draw(
     # The mouth: wider with a smile, open as far as the lips are.
     mu, mv = ou * 0.95, 0.52 + ov * 0.9
     width = (0.22 + 0.16 * e.smile) * spread
-    opening = 0.03 + 0.2 * e.mouth_open
+    opening = 0.02 + 0.15 * e.mouth_open
     if e.smile > 0.3:
         for side in (-1, 1):
             ellipse(mu + side * 0.46 * spread, mv - 0.14, 0.1, 0.06, CHEEK_BGR)
-    if e.mouth_open < 0.08:
+    if e.mouth_open < 0.04:
         curve = 0.04 + 0.12 * e.smile
         ellipse(mu, mv - curve, width, curve + 0.02, INK_BGR, line * 2, 15, 165)
     elif e.smile > 0.4:
         # An open smile: a "D" lying on its back, the upper teeth along its straight edge.
-        top = mv - 0.02
-        ellipse(mu, top, width, opening + 0.06, MOUTH_BGR, -1, 0, 180)
+        # As tall as the plain open mouth (2 x opening), so the same opening reads the same either way.
+        top = mv - opening
+        ellipse(mu, top, width, 2 * opening, MOUTH_BGR, -1, 0, 180)
         ellipse(mu, top, width * 0.8, min(0.06, opening), EYE_WHITE_BGR, -1, 0, 180)
-        ellipse(mu, top, width, opening + 0.06, INK_BGR, line, 0, 180)
+        ellipse(mu, top, width, 2 * opening, INK_BGR, line, 0, 180)
         cv2.line(fill, at(mu - width, top), at(mu + width, top), INK_BGR, line, cv2.LINE_AA, SHIFT)
     else:
         ellipse(mu, mv, width, opening, MOUTH_BGR)
