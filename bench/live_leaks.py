@@ -38,7 +38,7 @@ from faults import LeakChecker, busy_core
 from vcam.detection.scan import ScanSettings
 from vcam.evaluation.evaluate import SCANS, video_cases
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
-from vcam.pipeline.controls import LiveControls
+from vcam.pipeline.controls import ControlState, LiveControls
 from vcam.pipeline.live import LivePipeline, share_the_cores
 
 CONFIGS = {
@@ -84,7 +84,7 @@ class Run:
     """Longest run of consecutive camera frames with a readable face."""
 
 
-def play(recording: Recording, settings: AnonymizerSettings) -> Run:
+def play(recording: Recording, settings: AnonymizerSettings, style: str = "blur") -> Run:
     checker = LeakChecker(recording.boxes_for, ignored_for=recording.ignored_for)
     player = Player(recording)
     latencies: list[float] = []
@@ -96,7 +96,8 @@ def play(recording: Recording, settings: AnonymizerSettings) -> Run:
 
     with Anonymizer(settings) as anon:
         anon.wait_ready(60)
-        pipe = LivePipeline(lambda: player, I420Sink(), anon, LiveControls(), fps=recording.fps, on_output=published)
+        controls = LiveControls(ControlState(style=style))
+        pipe = LivePipeline(lambda: player, I420Sink(), anon, controls, fps=recording.fps, on_output=published)
         r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
         c0 = checker.cpu_s()
         pipe.run()  # until the recording ends
@@ -149,6 +150,7 @@ def main() -> None:
     p.add_argument("--load", default="idle,busy", help="idle and/or busy (one core kept busy by another process)")
     p.add_argument("--seconds", type=float, default=10.0, help="how long each clip plays")
     p.add_argument("--configs", default="default")
+    p.add_argument("--style", default="blur", help="how faces are hidden (blur, ..., avatar)")
     p.add_argument("--videos", help="comma list of clip name parts (default: every clip of video_gt.json)")
     args = p.parse_args()
     only = args.videos.split(",") if args.videos else None
@@ -164,7 +166,7 @@ def main() -> None:
             for size_name in args.sizes.split(","):
                 for recording in recordings(args.eval_dir, size_name, args.seconds, only):
                     for name in args.configs.split(","):
-                        r = play(recording, CONFIGS[name])
+                        r = play(recording, CONFIGS[name], args.style)
                         t = totals.setdefault((name, size_name, load), [0, 0, 0, 0])
                         t[0] += r.faces
                         t[1] += r.readable

@@ -28,7 +28,7 @@ from faults import busy_core
 
 from vcam.detection.scan import ScanSettings
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
-from vcam.pipeline.controls import LiveControls
+from vcam.pipeline.controls import ControlState, LiveControls
 from vcam.pipeline.live import LivePipeline, share_the_cores
 from vcam.pipeline.sinks import NullSink
 
@@ -46,7 +46,9 @@ WARM_UP_S = 5.0
 """Figures are taken after this long, at steady state (the sweep thread loads its models meanwhile)."""
 
 
-def replay(clip: Path, size: tuple[int, int], name: str, seconds: float, fps: float | None = None) -> dict:
+def replay(
+    clip: Path, size: tuple[int, int], name: str, seconds: float, fps: float | None = None, style: str = "blur"
+) -> dict:
     """One live replay; returns the figures of one table row plus the raw latencies (for the histogram)."""
     source = ScaledLoop(clip, size, fps)
     lat: list[float] = []
@@ -60,7 +62,8 @@ def replay(clip: Path, size: tuple[int, int], name: str, seconds: float, fps: fl
                 lat.append(time.monotonic() - frame.t)
                 det.append(anon_stats().detect_ms)
 
-        pipe = LivePipeline(lambda: source, NullSink(), anon, LiveControls(), fps=source.fps, on_output=published)
+        controls = LiveControls(ControlState(style=style))
+        pipe = LivePipeline(lambda: source, NullSink(), anon, controls, fps=source.fps, on_output=published)
         anon_stats = pipe.stats
         runner = threading.Thread(target=pipe.run)
         runner.start()
@@ -103,6 +106,7 @@ def main() -> None:
     p.add_argument("--configs", default=",".join(CONFIGS))
     p.add_argument("--plot", type=Path, help="write a latency histogram (PNG) of every run here")
     p.add_argument("--busy", action="store_true", help="keep one core busy in another process (a call app)")
+    p.add_argument("--styles", default="blur", help="comma list of how faces are hidden (blur, ..., avatar)")
     p.add_argument("--fps", type=float, help="play the clip at this rate instead of its own (a webcam's 30)")
     args = p.parse_args()
     busy = contextlib.ExitStack()
@@ -121,11 +125,12 @@ def main() -> None:
     runs = {}
     for scale in args.scale.split(","):
         size = tuple(int(v) for v in scale.split("x"))
-        for name in args.configs.split(","):
-            r = replay(args.clip, size, name, args.seconds, args.fps)
-            runs[f"{scale} {name}"] = r["latencies"]
+        for name, style in ((n, s) for n in args.configs.split(",") for s in args.styles.split(",")):
+            r = replay(args.clip, size, name, args.seconds, args.fps, style)
+            label = name if style == "blur" else f"{name}, {style}"
+            runs[f"{scale} {label}"] = r["latencies"]
             print(
-                f"| {scale} | {name} | {r['fps']:.1f} | {r['src']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | "
+                f"| {scale} | {label} | {r['fps']:.1f} | {r['src']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | "
                 f"{r['p99']:.1f} | {r['detect']:.1f} | {r['curtain']} | {r['dropped']} | {r['cpu']:.0f} | "
                 f"{r['peak_mb']:.0f} |",
                 flush=True,
