@@ -147,7 +147,7 @@ def run_clip(path: Path, detector, predictor, settings: AnonymizerSettings, grid
         ok, image = cap.read()
         if not ok:
             break
-        out = image if decided[index].curtain else stage.hide(image, decided[index].faces, effect, index / fps)
+        out = image if decided[index].curtain else stage.hide(image, decided[index].faces, effect, index / fps)[0]
         measured = original_measures(image, detector, predictor)
         if measured is None:
             orig.append((np.nan,) * 3)

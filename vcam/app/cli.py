@@ -23,7 +23,7 @@ from vcam.identity.gate import IdentitySettings
 from vcam.identity.store import EnrolmentStore
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import FILE_SWEEP_S, AnonymizerSettings
-from vcam.pipeline.controls import MODES, ControlState, LiveControls
+from vcam.pipeline.controls import MODES, SHAPES, ControlState, LiveControls
 from vcam.pipeline.sinks import SinkError, VideoFileSink
 from vcam.pipeline.sources import SourceError
 
@@ -67,6 +67,11 @@ def _add_anonymizing_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threshold", type=_bounded(float, 0.05, 0.95), help="detector confidence (default 0.4)")
     p.add_argument("--hold-ms", type=_bounded(int, 0, 10000), help="keep a lost face hidden this long (default 500)")
     p.add_argument("--margin", type=_bounded(float, 1.0, 3.0), help="hidden area around each face box (default 1.45)")
+    p.add_argument(
+        "--shape",
+        choices=SHAPES,
+        help="mesh = each head's outline from its face mesh where sure (default), ellipse = the box's (lighter)",
+    )
     p.add_argument(
         "--verbose", action="store_true", help="also show the native libraries' log lines (LiteRT's), hidden normally"
     )
@@ -161,6 +166,7 @@ def _settings(cfg: config.Config, args: argparse.Namespace) -> config.Config:
             "threshold",
             "hold_ms",
             "margin",
+            "shape",
             "camera",
             "output",
             "width",
@@ -198,7 +204,12 @@ def anonymizer_settings(cfg: config.Config, *, live: bool, show_enrolled: bool =
 
 
 def _effect(cfg: config.Config) -> effects.EffectSettings:
-    return effects.EffectSettings(style=cfg.style, intensity=cfg.intensity, margin=cfg.margin)  # type: ignore[arg-type]
+    return effects.EffectSettings(
+        style=cfg.style,  # type: ignore[arg-type]
+        intensity=cfg.intensity,
+        margin=cfg.margin,
+        mesh_outline=cfg.shape == "mesh",
+    )
 
 
 def _is_camera(spec: str | Path) -> bool:
@@ -246,6 +257,7 @@ def _run_locked(cfg: config.Config, args: argparse.Namespace, endpoint: control.
             intensity=cfg.intensity,
             detection_range=cfg.detection_range,
             margin=cfg.margin,
+            shape=cfg.shape,
             camera=cfg.camera,
             mode=cfg.mode,
         )

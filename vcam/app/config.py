@@ -32,6 +32,7 @@ class Config:
     threshold: float = 0.4
     hold_ms: int = 500
     margin: float = 1.45
+    shape: str = "mesh"
     enabled: bool = True
     mode: str = "everyone"
 
@@ -42,7 +43,7 @@ def config_path() -> Path:
 
 def check(name: str, value: object) -> object:
     """Validate one config value; ValueError names what is wrong."""
-    if name in ("style", "intensity", "detection_range", "margin", "enabled", "mode"):
+    if name in ("style", "intensity", "detection_range", "margin", "shape", "enabled", "mode"):
         return validate_control(name, value)
     if name in ("width", "height"):
         if isinstance(value, bool) or not isinstance(value, int) or not 16 <= value <= 7680:

@@ -416,6 +416,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=None, help="only the first N images (a quick check)")
     parser.add_argument("--margin", type=float, default=effects.EffectSettings().margin)
     parser.add_argument("--style", choices=effects.STYLES, default="blur", help="how our configurations hide faces")
+    parser.add_argument(
+        "--no-mesh-outline", action="store_true", help="hide the box's ellipse even where a face has a mesh"
+    )
     parser.add_argument("--threshold", type=float, default=None, help="detector confidence (ours; for tuning)")
     parser.add_argument("--tile-size", type=int, default=None, help="tile side in px (ours; for tuning)")
     parser.add_argument("--centerface-threshold", type=float, default=None, help="CenterFace confidence (ours)")
@@ -442,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"vcam eval: unknown config(s) {', '.join(unknown)}; known: {', '.join(CONFIGS)}", file=sys.stderr)
         return 2
-    effect = effects.EffectSettings(style=args.style, margin=args.margin)
+    effect = effects.EffectSettings(style=args.style, margin=args.margin, mesh_outline=not args.no_mesh_outline)
     images, videos = {}, {}
     cases = image_cases(args.eval_dir, limit=args.images)
     clips = video_cases(args.eval_dir, only=args.videos.split(",") if args.videos else None)

@@ -18,6 +18,7 @@ import numpy as np
 from vcam.frames import Face, Frame
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
+from vcam.pipeline.meshing import FILES as MESH_FILES
 from vcam.pipeline.meshing import MeshStage
 
 
@@ -73,7 +74,7 @@ class ChunkMethod(OursMethod):
         super().__init__(name, settings, effect)
         self._settings = settings
         self._decided: list | None = None
-        self._meshes = MeshStage()
+        self._meshes = MeshStage(MESH_FILES)
 
     def prepare(self, path: Path) -> None:
         from vcam.pipeline.chunks import Chunk
@@ -92,8 +93,8 @@ class ChunkMethod(OursMethod):
         decided = self._decided[frame.index]
         if decided.curtain:
             return MethodOutput([], np.ones(frame.image.shape[:2], bool), frame.image)
-        image = self._meshes.hide(frame.image, decided.faces, self.effect, frame.t)
-        return MethodOutput(decided.faces, effects.hidden_mask(decided.faces, frame.image.shape, self.effect), image)
+        image, faces = self._meshes.hide(frame.image, decided.faces, self.effect, frame.t)
+        return MethodOutput(faces, effects.hidden_mask(faces, frame.image.shape, self.effect), image)
 
 
 class HaarMethod:

@@ -31,6 +31,7 @@ from vcam.identity.recognizer import Recognizer
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import FILE_SWEEP_S, AnonymizerSettings
 from vcam.pipeline.chunks import Chunk
+from vcam.pipeline.meshing import FILES as MESH_FILES
 from vcam.pipeline.meshing import MeshStage
 from vcam.pipeline.sources import VideoFileSource
 from vcam.pipeline.workers import detect_chunk
@@ -71,7 +72,7 @@ def score_clips(eval_dir: Path, every: int, only: list[str] | None = None) -> di
     settings = AnonymizerSettings(file_sweep_s=FILE_SWEEP_S, hang_after_s=600.0)
     scores = {name: StyleScore() for name in (*effects.STYLES, FLOOR, "untouched")}
     clips: list[str] = []
-    meshes = MeshStage(smooth=False)
+    meshes = MeshStage(MESH_FILES, smooth=False)
     for path, gt in video_cases(eval_dir, only=only):
         decided = detect_chunk(path, Chunk(0, None, 0), settings).frames
         boxes = frame_boxes(gt)

@@ -39,7 +39,8 @@ from vcam.frames import Box, Face, Frame, grow_box
 from vcam.identity.gate import IdentityGate, IdentitySettings, frozen
 from vcam.pipeline import effects
 from vcam.pipeline.curtain import curtain
-from vcam.pipeline.meshing import MeshStage
+from vcam.pipeline.meshing import FILES as MESH_FILES
+from vcam.pipeline.meshing import MeshSettings, MeshStage
 from vcam.pipeline.motion import ChangeCheckSettings, CheckedPicture, MotionHistory, MotionSettings
 from vcam.pipeline.publish_rule import (
     STATUS_ERROR,
@@ -248,7 +249,7 @@ class Anonymizer:
         self._checked = CheckedPicture(self.settings.motion.step, self.settings.change_check)
         self._shedding = LoadShedding(self.settings.shedding)
         self._light = Light.GOOD
-        self._meshes = MeshStage()
+        self._meshes = MeshStage(MeshSettings() if self.settings.two_tiers else MESH_FILES)
         """The avatar's meshes and each track's smoothed expression (only styles that draw from a mesh)."""
         self._last_safe: Output | None = None
         """Live: the last output that passed the publish rule, to repeat while a frame cannot pass."""
@@ -574,7 +575,8 @@ class Anonymizer:
         if status:
             behind = decision is not None and decision.behind
             return Output(curtain(frame.image, status), [], status, detect_s, frame, behind=behind)
-        out = Output(self._meshes.hide(frame.image, faces, effect, frame.t), faces, None, detect_s, frame, shown)
+        image, faces = self._meshes.hide(frame.image, faces, effect, frame.t)
+        out = Output(image, faces, None, detect_s, frame, shown)
         if tiered:
             with self._cond:
                 if self._last_safe is None or frame.t >= self._last_safe.frame.t:

@@ -28,6 +28,7 @@ from vcam.pipeline.anonymizer import AnonymizerSettings
 from vcam.pipeline.chunks import Chunk, ChunkResult, ChunkSettings, frame_checksum, plan_chunks
 from vcam.pipeline.curtain import curtain
 from vcam.pipeline.filemode import FileResult, collect_inputs, mux_audio, output_for
+from vcam.pipeline.meshing import FILES as MESH_FILES
 from vcam.pipeline.meshing import MeshStage
 from vcam.pipeline.runners import InlineRunner, PoolRunner, RayRunner, Runner
 from vcam.pipeline.sinks import SinkError, VideoFileSink
@@ -310,7 +311,7 @@ class _Batch:
         frames = curtains = faces = 0
         worker_s = wait_s = 0.0
         ok = False
-        meshes = MeshStage()
+        meshes = MeshStage(MESH_FILES)
         try:
             for _ in item.chunks:
                 waited = time.perf_counter()
@@ -327,7 +328,7 @@ class _Batch:
                         sink.send(curtain(read.image, decided.curtain))
                         curtains += 1
                     else:
-                        sink.send(meshes.hide(read.image, decided.faces, self.effect, frames / max(source.fps, 1.0)))
+                        sink.send(meshes.hide(read.image, decided.faces, self.effect, frames / max(source.fps, 1.0))[0])
                         faces += len(decided.faces)
                     frames += 1
                     self.progress.add(frames=1)

@@ -22,14 +22,19 @@ from vcam.pipeline import effects
 
 @dataclass(frozen=True, slots=True)
 class MeshSettings:
-    max_faces: int = 3
-    """The largest faces of a frame that get a mesh: 1.4 ms each here (warp and model), so three stay within
-    a 30 fps frame's share beside detection; the rest keep the box's shape and a neutral avatar."""
+    max_faces: int | None = 3
+    """The largest faces of a frame that get a mesh, live: 1.4-1.8 ms each here (warp and model), so three stay
+    within a 30 fps frame's share beside detection; the rest keep the box's shape and a neutral avatar. None:
+    every face (files, which have no frame budget)."""
     min_px: float = 40.0
     """Smaller boxes get no mesh: on 36 px faces the model's points already wander by a few pixels, and the
     expression of a face that small is not readable in the picture anyway."""
     present: float = PRESENT
     """The model's face-presence score a mesh needs to be used (MediaPipe's own threshold)."""
+
+
+FILES = MeshSettings(max_faces=None)
+"""Files: every face large enough gets a mesh."""
 
 
 @dataclass
@@ -50,7 +55,7 @@ class MeshStage:
             self.mesher = FaceMesher()
         s = self.settings
         order = sorted(range(len(faces)), key=lambda i: faces[i].box[2] * faces[i].box[3], reverse=True)
-        chosen = [i for i in order if faces[i].box[2] >= s.min_px][: s.max_faces]
+        chosen = [i for i in order if faces[i].box[2] >= s.min_px][: s.max_faces]  # [:None] keeps all
         out = list(faces)
         for i in chosen:
             face = faces[i]
@@ -70,11 +75,14 @@ class MeshStage:
         """Forget every track's expression (a new file, a new scene's tracks)."""
         self._smoother = ExpressionSmoother()
 
-    def hide(self, image: np.ndarray, faces: list[Face], effect: effects.EffectSettings, t: float) -> np.ndarray:
-        """`effects.apply`, with each face's mesh and expression first where the style draws from them."""
-        if effect.style in effects.MESH_STYLES:
+    def hide(
+        self, image: np.ndarray, faces: list[Face], effect: effects.EffectSettings, t: float
+    ) -> tuple[np.ndarray, list[Face]]:
+        """`effects.apply`, with each face's mesh and expression first where the style uses them; returns the
+        picture and the faces as hidden (with their meshes: `effects.hidden_mask` of them is what was hidden)."""
+        if effect.style in effects.MESH_STYLES or effect.mesh_outline:
             faces = self.attach(image, faces, t)
-        return effects.apply(image, faces, effect)
+        return effects.apply(image, faces, effect), faces
 
     def close(self) -> None:
         if self.mesher is not None:
