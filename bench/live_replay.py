@@ -47,7 +47,13 @@ WARM_UP_S = 5.0
 
 
 def replay(
-    clip: Path, size: tuple[int, int], name: str, seconds: float, fps: float | None = None, style: str = "blur"
+    clip: Path,
+    size: tuple[int, int],
+    name: str,
+    seconds: float,
+    fps: float | None = None,
+    style: str = "blur",
+    shape: str = "mesh",
 ) -> dict:
     """One live replay; returns the figures of one table row plus the raw latencies (for the histogram)."""
     source = ScaledLoop(clip, size, fps)
@@ -62,7 +68,7 @@ def replay(
                 lat.append(time.monotonic() - frame.t)
                 det.append(anon_stats().detect_ms)
 
-        controls = LiveControls(ControlState(style=style))
+        controls = LiveControls(ControlState(style=style, shape=shape))
         pipe = LivePipeline(lambda: source, NullSink(), anon, controls, fps=source.fps, on_output=published)
         anon_stats = pipe.stats
         runner = threading.Thread(target=pipe.run)
@@ -107,6 +113,7 @@ def main() -> None:
     p.add_argument("--plot", type=Path, help="write a latency histogram (PNG) of every run here")
     p.add_argument("--busy", action="store_true", help="keep one core busy in another process (a call app)")
     p.add_argument("--styles", default="blur", help="comma list of how faces are hidden (blur, ..., avatar)")
+    p.add_argument("--shapes", default="mesh", help="comma list of hidden shapes (mesh, ellipse)")
     p.add_argument("--fps", type=float, help="play the clip at this rate instead of its own (a webcam's 30)")
     args = p.parse_args()
     busy = contextlib.ExitStack()
@@ -125,9 +132,15 @@ def main() -> None:
     runs = {}
     for scale in args.scale.split(","):
         size = tuple(int(v) for v in scale.split("x"))
-        for name, style in ((n, s) for n in args.configs.split(",") for s in args.styles.split(",")):
-            r = replay(args.clip, size, name, args.seconds, args.fps, style)
-            label = name if style == "blur" else f"{name}, {style}"
+        runs_here = [
+            (n, st, sh)
+            for n in args.configs.split(",")
+            for st in args.styles.split(",")
+            for sh in args.shapes.split(",")
+        ]
+        for name, style, shape in runs_here:
+            r = replay(args.clip, size, name, args.seconds, args.fps, style, shape)
+            label = ", ".join([name] + [v for v in (style, shape) if v not in ("blur", "mesh")])
             runs[f"{scale} {label}"] = r["latencies"]
             print(
                 f"| {scale} | {label} | {r['fps']:.1f} | {r['src']:.1f} | {r['p50']:.1f} | {r['p95']:.1f} | "

@@ -14,6 +14,7 @@ MODEL_SHA256 = {
     "face_detection_short_range.tflite": "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
     "face_detection_full_range_sparse.tflite": "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
     "face_landmark.tflite": "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+    "iris_landmark.tflite": "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
     "centerface.onnx": "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
     "shape_predictor_5_face_landmarks.dat": "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
     "dlib_face_recognition_resnet_model_v1.dat": "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
@@ -22,6 +23,7 @@ SHORT_RANGE = "face_detection_short_range.tflite"
 FULL_RANGE = "face_detection_full_range_sparse.tflite"
 CENTERFACE = "centerface.onnx"
 FACE_MESH = "face_landmark.tflite"
+IRIS = "iris_landmark.tflite"
 FACE_LANDMARKS = "shape_predictor_5_face_landmarks.dat"
 FACE_EMBEDDING = "dlib_face_recognition_resnet_model_v1.dat"
 DEMO_CLIP = "demo/intel-sv__head-pose-face-detection-female-and-male.mp4"

@@ -59,6 +59,16 @@ NEUTRAL = Expression()
 
 
 @dataclass(frozen=True, slots=True)
+class EyeReading:
+    """What the iris model read of both eyes (the picture's left eye first)."""
+
+    openings: tuple[float, float]
+    """Eyelid gap over eye width."""
+    irises: tuple[tuple[float, float], tuple[float, float]]
+    """Each iris centre's offset from the eye's middle, in eye widths (across to the picture's right, down)."""
+
+
+@dataclass(frozen=True, slots=True)
 class FaceMesh:
     """MediaPipe's 468 face landmarks on one face (`vcam.detection.mesh`)."""
 
@@ -72,6 +82,8 @@ class FaceMesh:
     """468x3 as the model gave them: in its upright 192x192 crop (the expression is read from these)."""
     crop: np.ndarray | None = None
     """The upright crop (grey), for the gaze."""
+    eyes: EyeReading | None = None
+    """The iris model's reading, where it ran (the avatar's blinks and gaze)."""
 
 
 @dataclass(frozen=True, slots=True)

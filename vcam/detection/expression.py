@@ -13,7 +13,8 @@ own template's (`vcam.pipeline.avatar`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -43,6 +44,21 @@ BROW_REST, BROW_RAISED = 0.125, 0.185
 """Brow-to-upper-lid over face height: resting (0.11-0.15), raised high."""
 GAZE_GAIN = 2.5
 """The iris moves about 0.2 of the eye's width either way; this maps that to -1..1 (clipped)."""
+IRIS_GAIN = 6.0
+"""The iris model's iris centre sits within 0.1-0.15 eye widths of the eye's middle on our clips (a woman
+looking aside: -0.12..0.10); this maps that to most of -1..1."""
+TYPICAL_OPENING = 0.3
+"""The iris model's eyelid gap over eye width on an open eye (median 0.29-0.37 on 18 of 22 clips; 0.17-0.22
+on narrow or downcast eyes), for a face whose own open level is not known yet."""
+SHUT_SHARE, OPEN_SHARE = 0.6, 0.9
+"""An eye reads shut at 0.6 of its own open level and open from 0.9 of it. Eyes differ (0.17 to 0.37 open on
+our clips), so each track is measured against itself. Where the scale sits follows the usual definition of a
+blink (the eye's aspect ratio under 0.7 of its open level, the one bench/expression_fidelity.py measures
+with): such an eye is drawn mostly shut. Measured by that bench (blinks shown / avatar eyes shut while the eyes
+are open): 0.5/0.8 1 of 9 and 22 of 1,097 frames; 0.6/0.9 3 of 9 and 39; showing closures unsmoothed as
+well 4 of 9 and 66 (not kept)."""
+EYE_LEVEL_S = 3.0
+"""The open level is the 80th percentile of a track's eyelid openings over this long."""
 
 
 def _unit(value: float, low: float, high: float) -> float:
@@ -70,6 +86,12 @@ def read(mesh: FaceMesh) -> Expression:
     yaw = math.atan2(float(across[2]), float(across[0])) if p.shape[1] > 2 else 0.0
     pitch = math.atan2(float(down[2]), float(down[1])) if p.shape[1] > 2 else 0.0
     roll = mesh.angle + math.atan2(float(eye_line[1]), float(eye_line[0]))
+    if mesh.eyes is not None:  # the iris model's eyelids and irises, where it ran
+        eyes = tuple(_unit(o / TYPICAL_OPENING, SHUT_SHARE, OPEN_SHARE) for o in mesh.eyes.openings)
+        looking = np.mean(mesh.eyes.irises, axis=0) * IRIS_GAIN
+        seen = (float(np.clip(looking[0], -1, 1)), float(np.clip(looking[1], -1, 1)))
+    else:
+        seen = gaze(mesh)
     return Expression(
         mouth_open=_unit(dist(LIP_TOP, LIP_BOTTOM) / height, MOUTH_CLOSED, MOUTH_WIDE),
         smile=_unit(dist(MOUTH_LEFT, MOUTH_RIGHT) / span, WIDTH_REST, WIDTH_SMILE),
@@ -78,7 +100,7 @@ def read(mesh: FaceMesh) -> Expression:
         yaw=yaw,
         pitch=pitch,
         roll=roll,
-        gaze=gaze(mesh),
+        gaze=seen,
     )
 
 
@@ -163,18 +185,40 @@ def _unflat(v: list[float]) -> Expression:
 
 
 @dataclass
+class _Track:
+    seen: float
+    filters: list[OneEuro]
+    openings: deque[tuple[float, float, float]] = field(default_factory=deque)
+    """(t, left, right) eyelid openings of the last `EYE_LEVEL_S`."""
+
+
+@dataclass
 class ExpressionSmoother:
-    """One 1-euro filter per parameter per track; a track unseen for `forget_s` starts afresh."""
+    """Per track: each eye measured against its own open level, then one 1-euro filter per parameter; a track
+    unseen for `forget_s` starts afresh."""
 
     forget_s: float = 2.0
-    _filters: dict[int, tuple[float, list[OneEuro]]] = field(default_factory=dict)
+    _tracks: dict[int, _Track] = field(default_factory=dict)
 
-    def __call__(self, track: int, expression: Expression, t: float) -> Expression:
-        seen, filters = self._filters.get(track, (t, []))
-        if not filters or t - seen > self.forget_s:
-            filters = [OneEuro() for _ in FIELDS]
-        smoothed = [f(v, t) for f, v in zip(filters, _flat(expression), strict=True)]
-        self._filters[track] = (t, filters)
-        for old in [k for k, (when, _) in self._filters.items() if t - when > self.forget_s]:
-            del self._filters[old]
+    def __call__(self, track: int, expression: Expression, t: float, mesh: FaceMesh | None = None) -> Expression:
+        state = self._tracks.get(track)
+        if state is None or t - state.seen > self.forget_s:
+            state = _Track(t, [OneEuro() for _ in FIELDS])
+        state.seen = t
+        self._tracks[track] = state
+        if mesh is not None and mesh.eyes is not None:
+            expression = replace(expression, eyes_open=self._own_level(state, mesh.eyes.openings, t))
+        smoothed = [f(v, t) for f, v in zip(state.filters, _flat(expression), strict=True)]
+        for old in [k for k, s in self._tracks.items() if t - s.seen > self.forget_s]:
+            del self._tracks[old]
         return _unflat(smoothed)
+
+    @staticmethod
+    def _own_level(state: _Track, openings: tuple[float, float], t: float) -> tuple[float, float]:
+        state.openings.append((t, *openings))
+        while state.openings and t - state.openings[0][0] > EYE_LEVEL_S:
+            state.openings.popleft()
+        history = np.array(state.openings)[:, 1:]
+        level = np.percentile(history, 80, axis=0) if len(history) >= 5 else np.full(2, TYPICAL_OPENING)
+        level = np.maximum(level, 0.05)
+        return tuple(_unit(o / lv, SHUT_SHARE, OPEN_SHARE) for o, lv in zip(openings, level, strict=True))  # type: ignore[return-value]

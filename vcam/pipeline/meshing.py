@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from vcam.detection.expression import ExpressionSmoother, read
-from vcam.detection.mesh import PRESENT, FaceMesher
+from vcam.detection.mesh import PRESENT, EyeReader, FaceMesher
 from vcam.frames import Face
 from vcam.pipeline import effects
 
@@ -44,15 +44,20 @@ class MeshStage:
 
     settings: MeshSettings = field(default_factory=MeshSettings)
     mesher: FaceMesher | None = None
+    eye_reader: EyeReader | None = None
     smooth: bool = True
     """Smooth each track's expression over time (off for frames that are not a sequence)."""
     _smoother: ExpressionSmoother = field(default_factory=ExpressionSmoother)
 
-    def attach(self, image: np.ndarray, faces: list[Face], t: float) -> list[Face]:
+    def attach(self, image: np.ndarray, faces: list[Face], t: float, *, eyes: bool = False) -> list[Face]:
+        """The faces with their meshes and expressions; with `eyes`, also the iris model's eyelids and irises
+        (the avatar's blinks and gaze; 2 ms a face more)."""
         if not faces:
             return faces
         if self.mesher is None:
             self.mesher = FaceMesher()
+        if eyes and self.eye_reader is None:
+            self.eye_reader = EyeReader()
         s = self.settings
         order = sorted(range(len(faces)), key=lambda i: faces[i].box[2] * faces[i].box[3], reverse=True)
         chosen = [i for i in order if faces[i].box[2] >= s.min_px][: s.max_faces]  # [:None] keeps all
@@ -65,9 +70,11 @@ class MeshStage:
                 mesh = None
             if mesh is None or mesh.score < s.present:
                 continue
+            if eyes and self.eye_reader is not None:
+                mesh = replace(mesh, eyes=self.eye_reader.read(image, mesh))
             expression = read(mesh)
             if self.smooth and face.track_id >= 0:
-                expression = self._smoother(face.track_id, expression, t)
+                expression = self._smoother(face.track_id, expression, t, mesh)
             out[i] = replace(face, mesh=mesh, expression=expression)
         return out
 
@@ -81,10 +88,13 @@ class MeshStage:
         """`effects.apply`, with each face's mesh and expression first where the style uses them; returns the
         picture and the faces as hidden (with their meshes: `effects.hidden_mask` of them is what was hidden)."""
         if effect.style in effects.MESH_STYLES or effect.mesh_outline:
-            faces = self.attach(image, faces, t)
+            faces = self.attach(image, faces, t, eyes=effect.style in effects.MESH_STYLES)
         return effects.apply(image, faces, effect), faces
 
     def close(self) -> None:
         if self.mesher is not None:
             self.mesher.close()
             self.mesher = None
+        if self.eye_reader is not None:
+            self.eye_reader.close()
+            self.eye_reader = None
