@@ -15,6 +15,7 @@ from vcam.detection.mesh import FaceMesher
 from vcam.evaluation.metrics import coverage
 from vcam.pipeline import effects
 from vcam.pipeline.controls import ControlState
+from vcam.pipeline.head_outline import FACE_OVAL
 
 SETTINGS = effects.EffectSettings()
 ELLIPSE = effects.EffectSettings(mesh_outline=False)
@@ -58,7 +59,7 @@ def test_a_sure_mesh_gives_a_tighter_shape_that_still_covers_the_whole_face(sign
             assert coverage(box, mask) >= 0.97, (index, coverage(box, mask))
         # The face itself (inside the mesh's own silhouette) loses its detail.
         face_area = np.zeros(image.shape[:2], np.uint8)
-        cv2.fillPoly(face_area, [np.round(face.mesh.points[list(effects.FACE_OVAL), :2]).astype(np.int32)], 1)
+        cv2.fillPoly(face_area, [np.round(face.mesh.points[list(FACE_OVAL), :2]).astype(np.int32)], 1)
         face_area = cv2.erode(face_area, np.ones((3, 3), np.uint8)).astype(bool)  # not the oval's own edge
         a = cv2.Laplacian(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), cv2.CV_64F)[face_area]
         b = cv2.Laplacian(cv2.cvtColor(out, cv2.COLOR_BGR2GRAY), cv2.CV_64F)[face_area]
