@@ -86,6 +86,25 @@ def test_the_expression_tells_a_smile_from_a_resting_face(frames, detector, mesh
         assert min(e.eyes_open) > 0.6, e
 
 
+def test_the_iris_model_sees_a_blink_the_mesh_barely_does(detector, mesher, eval_path):
+    """The head-pose clip's man blinks at frame 60 (dlib's 68-point eye aspect ratio falls to 0.17 from 0.28):
+    the iris model's eyelids close to under 0.6 of their open level there, so the avatar can show it."""
+    from vcam.detection.mesh import EyeReader
+
+    reader = EyeReader()
+    cap = cv2.VideoCapture(str(eval_path / "videos" / "intel-sv__head-pose-face-detection-male.mp4"))
+    openings = {}
+    for index in range(61):
+        ok, image = cap.read()
+        assert ok
+        if index in (30, 32, 34, 36, 60):
+            face = max(detector.detect(image, 0.0), key=lambda f: f.box[2])
+            openings[index] = np.mean(reader.read(image, mesher.mesh(image, face)).openings)
+    reader.close()
+    level = np.median([openings[i] for i in (30, 32, 34, 36)])
+    assert openings[60] < 0.6 * level, openings
+
+
 def test_the_avatar_covers_what_solid_covers_and_nothing_of_the_face_shows_through(frames, detector):
     """Drawn over two different pictures with the same faces, the avatar's pixels are identical wherever the
     head shape is fully opaque: nothing of what lies under it reaches the output. It changes exactly the pixels
