@@ -70,7 +70,8 @@ def _add_anonymizing_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--shape",
         choices=SHAPES,
-        help="mesh = each head's outline from its face mesh where sure (default), ellipse = the box's (lighter)",
+        help="files: mesh = each head's outline from its face mesh where sure (default), ellipse = the box's "
+        "(faster); live always hides the ellipse",
     )
     p.add_argument(
         "--verbose", action="store_true", help="also show the native libraries' log lines (LiteRT's), hidden normally"
@@ -257,7 +258,6 @@ def _run_locked(cfg: config.Config, args: argparse.Namespace, endpoint: control.
             intensity=cfg.intensity,
             detection_range=cfg.detection_range,
             margin=cfg.margin,
-            shape=cfg.shape,
             camera=cfg.camera,
             mode=cfg.mode,
         )

@@ -28,8 +28,8 @@ from vcam.pipeline.sinks import Sink
 from vcam.pipeline.sources import Source, open_source
 
 # Settings the tray and `vcam ctl set` may change; `enabled` is never saved: the camera always starts anonymizing.
-SAVED_CONTROLS = ("style", "intensity", "detection_range", "camera", "margin", "shape", "mode")
-SETTABLE = ("style", "intensity", "detection_range", "camera", "margin", "shape", "preview", "mode")
+SAVED_CONTROLS = ("style", "intensity", "detection_range", "camera", "margin", "mode")
+SETTABLE = ("style", "intensity", "detection_range", "camera", "margin", "preview", "mode")
 
 
 @dataclass(frozen=True)

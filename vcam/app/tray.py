@@ -33,7 +33,6 @@ STYLES = (
     ("Avatar", "avatar"),
 )
 RANGES = (("Near", "near"), ("Far", "far"), ("Auto", "auto"))
-SHAPES = (("Head outline (face mesh)", "mesh"), ("Ellipse (lighter)", "ellipse"))
 ENROL_SECONDS = 6.0
 """As `vcam enroll`: long enough to turn the head left, right, up and down once."""
 ENROLLING = "Enrolling: look at the camera, turn your head slowly…"
@@ -155,7 +154,6 @@ class TrayMenu:
             ),
             item("Intensity", self._radio("intensity", INTENSITIES)),
             item("Style", self._radio("style", STYLES)),
-            item("Hidden shape", self._radio("shape", SHAPES)),
             item("Detection range", self._radio("detection_range", RANGES)),
         ]
         if self.camera_menu:

@@ -26,9 +26,6 @@ class ControlState:
     intensity: int = 70
     detection_range: str = "auto"
     margin: float = 1.45
-    shape: str = "mesh"
-    """One of SHAPES: "mesh" hides each head's outline from its face mesh where the mesh is sure (tighter,
-    about 7 points of a core more at 720p30), "ellipse" the detector box's ellipse."""
     camera: str = "0"
     """Webcam index or device path; a change makes the live pipeline reopen its source."""
     preview: bool = False
@@ -40,7 +37,6 @@ class ControlState:
             style=self.style,  # type: ignore[arg-type]
             intensity=self.intensity,
             margin=self.margin,
-            mesh_outline=self.shape == "mesh",
         )
 
 

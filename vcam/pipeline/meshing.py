@@ -1,7 +1,8 @@
 """The face mesh step between tracking and hiding: which faces get a mesh, their smoothed expressions.
 
-Only styles that use it pay for it (`needs_mesh`): the avatar draws from the expression, and every style's
-shape follows the mesh's outline where the mesh is confident (`vcam.pipeline.effects`). A face the mesh
+Only styles that use it pay for it: the avatar draws from the expression, and in files every style's shape
+follows the mesh's outline where the mesh is sure (`vcam.pipeline.head_outline`; live keeps the ellipse, see
+`Anonymizer.process`). A face the mesh
 does not find (the model's presence score under `present`), is too small, or is beyond the `max_faces`
 largest keeps its box's shape and a neutral avatar: the step can only make a face's shape follow the mesh,
 never leave it uncovered.
