@@ -168,8 +168,8 @@ def test_pipx_install_gives_a_working_vcam_with_its_models(tmp_path):
         [str(home / "bin" / "vcam"), "doctor"], env=env, capture_output=True, text=True, timeout=120
     )
     assert doctor.returncode == 0, doctor.stdout + doctor.stderr
-    # Every bundled model, inside the installed package (BlazeFace x2, CenterFace, dlib's two).
-    assert doctor.stdout.count("sha256 ok") == len(assets.MODEL_SHA256) == 5 and str(home) in doctor.stdout
+    # Every bundled model, inside the installed package (BlazeFace x2, face mesh, iris, CenterFace, dlib's two).
+    assert doctor.stdout.count("sha256 ok") == len(assets.MODEL_SHA256) == 7 and str(home) in doctor.stdout
     assert "[ok] face recognition (hide everyone but me): dlib" in doctor.stdout
 
 
