@@ -123,7 +123,7 @@ def _score_frame(
     meshes: MeshStage,
 ) -> None:
     probes = [tuple(b) for b in faces]
-    hidden = meshes.attach(image, hidden, 0.0, eyes=True)  # the avatar's expression (the other styles ignore it)
+    hidden = meshes.attach(image, hidden, 0.0, expressions=True)  # the avatar's expression (the other styles ignore it)
     outputs = {style: effects.apply(image, hidden, effects.EffectSettings(style=style)) for style in effects.STYLES}
     outputs[FLOOR] = solid_boxes(image, faces)
     outputs["untouched"] = image

@@ -580,7 +580,7 @@ class Anonymizer:
         if status:
             behind = decision is not None and decision.behind
             return Output(curtain(frame.image, status), [], status, detect_s, frame, behind=behind)
-        image, faces = self._meshes.hide(frame.image, faces, effect, frame.t)
+        image, faces = self._meshes.hide(frame.image, faces, effect, frame.t, light if judged is not None else None)
         out = Output(image, faces, None, detect_s, frame, shown)
         if tiered:
             with self._cond:

@@ -51,14 +51,14 @@ class MeshStage:
     """Smooth each track's expression over time (off for frames that are not a sequence)."""
     _smoother: ExpressionSmoother = field(default_factory=ExpressionSmoother)
 
-    def attach(self, image: np.ndarray, faces: list[Face], t: float, *, eyes: bool = False) -> list[Face]:
-        """The faces with their meshes and expressions; with `eyes`, also the iris model's eyelids and irises
-        (the avatar's blinks and gaze; 2 ms a face more)."""
+    def attach(self, image: np.ndarray, faces: list[Face], t: float, *, expressions: bool = False) -> list[Face]:
+        """The faces with their meshes; with `expressions`, also the iris model's eyelids and irises (2 ms a face
+        more) and each face's smoothed expression, which only the avatar draws (an outline needs the mesh alone)."""
         if not faces:
             return faces
         if self.mesher is None:
             self.mesher = FaceMesher()
-        if eyes and self.eye_reader is None:
+        if expressions and self.eye_reader is None:
             self.eye_reader = EyeReader()
         s = self.settings
         order = sorted(range(len(faces)), key=lambda i: faces[i].box[2] * faces[i].box[3], reverse=True)
@@ -72,8 +72,10 @@ class MeshStage:
                 mesh = None
             if mesh is None or mesh.score < s.present:
                 continue
-            if eyes and self.eye_reader is not None:
-                mesh = replace(mesh, eyes=self.eye_reader.read(image, mesh))
+            if not expressions or self.eye_reader is None:
+                out[i] = replace(face, mesh=mesh)
+                continue
+            mesh = replace(mesh, eyes=self.eye_reader.read(image, mesh))
             expression = read(mesh)
             if self.smooth and face.track_id >= 0:
                 expression = self._smoother(face.track_id, expression, t, mesh)
@@ -85,16 +87,26 @@ class MeshStage:
         self._smoother = ExpressionSmoother()
 
     def hide(
-        self, image: np.ndarray, faces: list[Face], effect: effects.EffectSettings, t: float
+        self,
+        image: np.ndarray,
+        faces: list[Face],
+        effect: effects.EffectSettings,
+        t: float,
+        light: Light | None = None,
     ) -> tuple[np.ndarray, list[Face]]:
-        """`effects.apply`, with each face's mesh and expression first where the style uses them; returns the
-        picture and the faces as hidden (with their meshes: `effects.hidden_mask` of them is what was hidden)."""
-        if effect.mesh_outline and light_of(image, ExposureSettings())[0] is not Light.GOOD:
-            # In poor light the mesh is less sure than its score says: bench/conditions.py's dim, dark and backlit
-            # rooms each lost an image face (and the dim room a face-frame) to the outline. Hide the ellipse.
-            effect = replace(effect, mesh_outline=False)
-        if effect.style in effects.MESH_STYLES or effect.mesh_outline:
-            faces = self.attach(image, faces, t, eyes=effect.style in effects.MESH_STYLES)
+        """`effects.apply`, with each face's mesh (and expression) first where the effect uses them; returns the
+        picture and the faces as hidden (with their meshes: `effects.hidden_mask` of them is what was hidden).
+        `light`: the frame's, where the caller already judged it (judged here otherwise, only when it matters)."""
+        if effect.mesh_outline and faces:
+            if light is None:
+                light = light_of(image, ExposureSettings())[0]
+            if light is not Light.GOOD:
+                # In poor light the mesh is less sure than its score says: bench/conditions.py's dim, dark and
+                # backlit rooms each lost an image face (the dim room also a face-frame) to the outline.
+                effect = replace(effect, mesh_outline=False)
+        drawn_from_mesh = effect.style in effects.MESH_STYLES
+        if drawn_from_mesh or effect.mesh_outline:
+            faces = self.attach(image, faces, t, expressions=drawn_from_mesh)
         return effects.apply(image, faces, effect), faces
 
     def close(self) -> None:
