@@ -80,8 +80,6 @@ class FaceMesh:
     """The crop's rotation (the eye line's angle in the picture), radians."""
     crop_points: np.ndarray | None = None
     """468x3 as the model gave them: in its upright 192x192 crop (the expression is read from these)."""
-    crop: np.ndarray | None = None
-    """The upright crop (grey), for the gaze."""
     eyes: EyeReading | None = None
     """The iris model's reading, where it ran (the avatar's blinks and gaze)."""
 

@@ -16,7 +16,6 @@ import math
 from collections import deque
 from dataclasses import dataclass, field, replace
 
-import cv2
 import numpy as np
 
 from vcam.frames import Expression, FaceMesh
@@ -29,8 +28,6 @@ EYE_L_OUT, EYE_L_IN, EYE_L_TOP, EYE_L_BOTTOM = 33, 133, 159, 145
 EYE_R_IN, EYE_R_OUT, EYE_R_TOP, EYE_R_BOTTOM = 362, 263, 386, 374
 BROW_L, BROW_R = 105, 334
 CHEEK_L, CHEEK_R = 234, 454
-EYE_L_RING = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
-EYE_R_RING = (362, 382, 381, 380, 374, 373, 390, 249, 263, 466, 388, 387, 386, 385, 384, 398)
 
 MOUTH_CLOSED, MOUTH_WIDE = 0.005, 0.12
 """Inner-lip gap over face height: lips together (the 5th percentile of 1,345 signing and talking face-frames
@@ -42,8 +39,6 @@ EYE_SHUT, EYE_OPEN = 0.09, 0.24
 """Eyelid gap over eye width: shut (MediaPipe's closed eyes read 0.05-0.08), plainly open (0.21-0.36)."""
 BROW_REST, BROW_RAISED = 0.125, 0.185
 """Brow-to-upper-lid over face height: resting (0.11-0.15), raised high."""
-GAZE_GAIN = 2.5
-"""The iris moves about 0.2 of the eye's width either way; this maps that to -1..1 (clipped)."""
 IRIS_GAIN = 6.0
 """The iris model's iris centre sits within 0.1-0.15 eye widths of the eye's middle on our clips (a woman
 looking aside: -0.12..0.10); this maps that to most of -1..1."""
@@ -86,12 +81,11 @@ def read(mesh: FaceMesh) -> Expression:
     yaw = math.atan2(float(across[2]), float(across[0])) if p.shape[1] > 2 else 0.0
     pitch = math.atan2(float(down[2]), float(down[1])) if p.shape[1] > 2 else 0.0
     roll = mesh.angle + math.atan2(float(eye_line[1]), float(eye_line[0]))
+    seen = (0.0, 0.0)  # the mesh has no irises: a gaze needs the iris model's reading
     if mesh.eyes is not None:  # the iris model's eyelids and irises, where it ran
         eyes = tuple(_unit(o / TYPICAL_OPENING, SHUT_SHARE, OPEN_SHARE) for o in mesh.eyes.openings)
         looking = np.mean(mesh.eyes.irises, axis=0) * IRIS_GAIN
         seen = (float(np.clip(looking[0], -1, 1)), float(np.clip(looking[1], -1, 1)))
-    else:
-        seen = gaze(mesh)
     return Expression(
         mouth_open=_unit(dist(LIP_TOP, LIP_BOTTOM) / height, MOUTH_CLOSED, MOUTH_WIDE),
         smile=_unit(dist(MOUTH_LEFT, MOUTH_RIGHT) / span, WIDTH_REST, WIDTH_SMILE),
@@ -102,41 +96,6 @@ def read(mesh: FaceMesh) -> Expression:
         roll=roll,
         gaze=seen,
     )
-
-
-def gaze(mesh: FaceMesh) -> tuple[float, float]:
-    """Where the irises sit, from the darkest part of each eye in the upright crop (the mesh model has no
-    iris points; the attention model that has them needs operators LiteRT lacks). 0.05 ms a face."""
-    if mesh.crop is None or mesh.crop_points is None:
-        return (0.0, 0.0)
-    found = []
-    for ring, (outer, inner) in ((EYE_L_RING, (EYE_L_OUT, EYE_L_IN)), (EYE_R_RING, (EYE_R_OUT, EYE_R_IN))):
-        pts = mesh.crop_points[list(ring), :2]
-        x0, y0 = np.floor(pts.min(0)).astype(int)
-        x1, y1 = np.ceil(pts.max(0)).astype(int) + 1
-        x0, y0 = max(x0, 0), max(y0, 0)
-        x1, y1 = min(x1, mesh.crop.shape[1]), min(y1, mesh.crop.shape[0])
-        if x1 - x0 < 4 or y1 - y0 < 2:
-            continue
-        inside = np.zeros((y1 - y0, x1 - x0), np.uint8)
-        cv2.fillPoly(inside, [np.round(pts - (x0, y0)).astype(np.int32)], 1)
-        patch = mesh.crop[y0:y1, x0:x1].astype(np.float32)
-        values = patch[inside > 0]
-        if values.size < 6:
-            continue
-        dark = np.clip(np.percentile(values, 35) - patch, 0, None) * inside
-        total = float(dark.sum())
-        if total <= 0:
-            continue
-        ys, xs = np.mgrid[y0:y1, x0:x1]
-        centre = np.array([(dark * xs).sum() / total, (dark * ys).sum() / total])
-        a, b = mesh.crop_points[outer, :2], mesh.crop_points[inner, :2]
-        mid, width = (a + b) / 2, max(float(np.linalg.norm(b - a)), 1e-3)
-        found.append((centre - mid) / width)
-    if not found:
-        return (0.0, 0.0)
-    gx, gy = np.mean(found, axis=0) * GAZE_GAIN
-    return (float(np.clip(gx, -1, 1)), float(np.clip(gy, -1, 1)))
 
 
 @dataclass

@@ -6,7 +6,7 @@ the face's crop turned upright by the eye line, as MediaPipe's graph makes it
 to keypoint 1 (the eyes) is level, scaled 1.5x and made square on its long side), 192x192 RGB in 0..1.
 Its outputs are 468 points (x, y in crop pixels, z at the same scale) and a face-presence logit.
 The attention variant (478 points with irises) needs MediaPipe's own custom operators, which LiteRT
-does not have; the gaze is read from the crop instead (`vcam.detection.expression`).
+does not have; the irises come from MediaPipe's iris model instead (`EyeReader`, below).
 
 Measured here (one LiteRT thread): 1.1 ms per call (median of 50), 1.4 ms with the crop's warp.
 
@@ -85,8 +85,8 @@ class FaceMesher:
         return points, 1.0 / (1.0 + np.exp(-logit))
 
     def mesh(self, image: np.ndarray, face: Face) -> FaceMesh | None:
-        """The face's 468 landmarks in frame pixels and the model's presence score, with the upright grey crop
-        the gaze is read from; None for a face too small to crop."""
+        """The face's 468 landmarks in frame pixels and in the upright crop, and the model's presence score; None
+        for a face too small to crop."""
         cx, cy, side, angle = roi(face)
         if not np.isfinite([cx, cy, side, angle]).all() or side < 8:
             return None
@@ -98,8 +98,7 @@ class FaceMesher:
         xy = points[:, :2] @ back[:, :2].T + back[:, 2]
         z = points[:, 2:3] * np.float32(side / INPUT)
         frame_points = np.hstack([xy, z]).astype(np.float32)
-        grey = cv2.cvtColor(crop, cv2.COLOR_BGR2GRAY)
-        return FaceMesh(frame_points, float(score), angle, crop_points=points.astype(np.float32), crop=grey)
+        return FaceMesh(frame_points, float(score), angle, crop_points=points.astype(np.float32))
 
     def close(self) -> None:
         self._interpreter = None
