@@ -9,7 +9,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
-from test_batch import demo_boxes
+from test_batch import decoded, demo_boxes
 
 from vcam import assets
 from vcam.detection.detect import BlazeFaceDetector, BlazeFaceOptions
@@ -22,19 +22,9 @@ DEMO = assets.assets_dir() / assets.DEMO_CLIP
 AVATAR = effects.EffectSettings(style="avatar")
 
 
-def demo_frames() -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(DEMO))
-    frames = []
-    while True:
-        ok, image = cap.read()
-        if not ok:
-            return frames
-        frames.append(image)
-
-
 @pytest.fixture(scope="module")
 def frames() -> list[np.ndarray]:
-    return demo_frames()
+    return decoded(DEMO)[0]
 
 
 @pytest.fixture(scope="module")
