@@ -75,7 +75,10 @@ class MeshStage:
             if not expressions or self.eye_reader is None:
                 out[i] = replace(face, mesh=mesh)
                 continue
-            mesh = replace(mesh, eyes=self.eye_reader.read(image, mesh))
+            try:
+                mesh = replace(mesh, eyes=self.eye_reader.read(image, mesh))
+            except (ValueError, RuntimeError, cv2.error):
+                pass  # no eyelids or irises: the mesh's own eyes and a neutral gaze
             expression = read(mesh)
             if self.smooth and face.track_id >= 0:
                 expression = self._smoother(face.track_id, expression, t, mesh)
