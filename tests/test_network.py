@@ -91,13 +91,16 @@ def test_face_recognition_creates_no_internet_socket(strace, sample_path, tmp_pa
     import numpy as np
     from conftest import sample_boxes
 
+    from vcam.frames import Face
+    from vcam.identity.impostors import calibrate
     from vcam.identity.recognizer import Recognizer
     from vcam.identity.store import EnrolmentStore
 
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     image = cv2.imread(str(sample_path / IMAGE))
     man = sample_boxes(IMAGE)[1]
-    EnrolmentStore(tmp_path / "data" / "vcam" / "enrolled-face.json").save(Recognizer().embed(image, [man]))
+    embeddings = Recognizer().embed(image, [Face(tuple(man), 1.0)])
+    EnrolmentStore(tmp_path / "data" / "vcam" / "enrolled-face.json").save(embeddings, calibrate(embeddings))
     trace, _ = traced(strace, tmp_path, ["anonymize", "--show-enrolled", str(sample_path / IMAGE), "-o", "o.png"])
     assert_offline(trace)
     log = tmp_path / "enroll.log"
@@ -108,7 +111,7 @@ def test_face_recognition_creates_no_internet_socket(strace, sample_path, tmp_pa
         cwd=sample_path,
     )
     assert_offline(log.read_text())
-    assert np.isfinite(np.asarray(EnrolmentStore(tmp_path / "data" / "vcam" / "enrolled-face.json").load())).all()
+    assert np.isfinite(EnrolmentStore(tmp_path / "data" / "vcam" / "enrolled-face.json").load().embeddings).all()
 
 
 def test_doctor_reports_the_sandbox_and_creates_no_internet_socket(strace, tmp_path):

@@ -155,7 +155,9 @@ def test_hide_everyone_but_me_items(sample_path, tmp_path, recording_backend, py
 
         import numpy as np
 
-        service.store.save(np.eye(EMBEDDING_SIZE, dtype=np.float32)[:1])
+        from vcam.identity.impostors import Calibration
+
+        service.store.save(np.eye(EMBEDDING_SIZE, dtype=np.float32)[:1], Calibration(0.4, 0.55, "test"))
         assert menu.find("Forget my face").enabled
         menu.find("Forget my face")(None)
         assert not service.store.exists() and "forgotten" in service.identity_note

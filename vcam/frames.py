@@ -22,6 +22,8 @@ class Frame:
     image: np.ndarray
     t: float
     index: int = 0
+    still: bool = False
+    """A photo: the only view of its faces there will be (the show-me gate cannot wait for a second look)."""
 
     @property
     def size(self) -> tuple[int, int]:

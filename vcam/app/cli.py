@@ -19,7 +19,6 @@ from vcam import sandbox as vcam_sandbox
 from vcam.app import config, control, enrolment
 from vcam.detection.scan import RANGES, ScanSettings
 from vcam.detection.track import TrackerSettings
-from vcam.identity.gate import IdentitySettings
 from vcam.identity.store import EnrolmentStore
 from vcam.pipeline import effects
 from vcam.pipeline.anonymizer import FILE_SWEEP_S, AnonymizerSettings
@@ -183,9 +182,8 @@ def _settings(cfg: config.Config, args: argparse.Namespace) -> config.Config:
 def anonymizer_settings(cfg: config.Config, *, live: bool, show_enrolled: bool = False) -> AnonymizerSettings:
     """Settings for the camera (`live`) or files. The enrolment is read here, for both: the camera may
     switch to "all-but-me" at any time; files use it with `show_enrolled`."""
-    identity = IdentitySettings(
-        show_enrolled=show_enrolled,
-        enrolled=enrolment.enrolled_embeddings(EnrolmentStore.default(), enrolment.print_to_stderr),
+    identity = enrolment.identity_settings(
+        EnrolmentStore.default(), enrolment.print_to_stderr, show_enrolled=show_enrolled
     )
     scan = ScanSettings(
         detection_range=cfg.detection_range,  # type: ignore[arg-type]

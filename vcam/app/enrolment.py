@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vcam.app import control
 from vcam.identity.enrol import EnrolSettings, open_enroller, save_enrolment
-from vcam.identity.gate import frozen
+from vcam.identity.gate import IdentitySettings, with_enrolment
 from vcam.identity.store import EnrolmentStore, StoreError
 from vcam.pipeline.sources import SourceError, open_source, sample_frames
 
@@ -36,13 +36,18 @@ def add_parsers(sub: argparse._SubParsersAction) -> None:
     sub.add_parser("forget-me", help="delete your enrolled face")
 
 
-def enrolled_embeddings(store: EnrolmentStore, say: Callable[[str], None]) -> tuple[tuple[float, ...], ...]:
-    """The stored enrolment for the anonymizer's settings; a damaged file is reported and means nobody."""
+def identity_settings(store: EnrolmentStore, say: Callable[[str], None], *, show_enrolled: bool) -> IdentitySettings:
+    """The anonymizer's identity settings with the stored enrolment and its own thresholds; a damaged file
+    is reported and means nobody."""
+    settings = IdentitySettings(show_enrolled=show_enrolled)
     try:
-        return frozen(store.load())
+        enrolment = store.load()
     except StoreError as exc:
         say(f"warning: {exc}; everyone is hidden in 'all-but-me' mode")
-        return ()
+        return settings
+    if enrolment is None:
+        return settings
+    return with_enrolment(settings, enrolment.embeddings, enrolment.calibration)
 
 
 def cmd_enroll(args: argparse.Namespace, camera: str, say: Callable[[str], None]) -> int:
@@ -66,16 +71,17 @@ def cmd_enroll(args: argparse.Namespace, camera: str, say: Callable[[str], None]
                 result = enroller.run(sample_frames(list(args.files), settings.every_s))
             else:
                 source = open_source(args.camera or camera)
-                say(f"look at the camera and turn your head slowly for {args.seconds:.0f} s")
+                say(f"enrolling for {args.seconds:.0f} s: look at the camera, then turn and tilt your head slowly")
                 try:
-                    result = enroller.run_live(source.read, args.seconds)
+                    result = enroller.run_live(source.read, args.seconds, guide=lambda advice: say(f"  {advice}"))
                 finally:
                     source.close()
     except SourceError as exc:
         raise ValueError(str(exc)) from exc
     for where, why in result.refused[:5]:
         say(f"  refused {where}: {why}")
-    print(save_enrolment(result, settings, store))
+    line, _ = save_enrolment(result, settings, store)
+    print(line)
     return 0
 
 

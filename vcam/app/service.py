@@ -229,9 +229,11 @@ class CameraService:
             try:
                 settings = EnrolSettings()
                 with open_enroller(settings) as enroller:
-                    result = enroller.run_live(self.pipeline.newest_frame, seconds, stop=lambda: not self.running)
-                line = save_enrolment(result, settings, self.store)
-                self.anonymizer.set_enrolled(result.embeddings)
+                    result = enroller.run_live(
+                        self.pipeline.newest_frame, seconds, stop=lambda: not self.running, guide=self._guide
+                    )
+                line, calibration = save_enrolment(result, settings, self.store)
+                self.anonymizer.set_enrolled(result.embeddings, calibration)
                 self.identity_note = line
                 return line
             except ValueError as exc:
@@ -240,6 +242,11 @@ class CameraService:
             finally:
                 self.enrolling = False
                 self._notify()
+
+    def _guide(self, advice: str) -> None:
+        """Enrolment's advice, live in the tray's note while it runs."""
+        self.identity_note = f"enrolling: {advice}"
+        self._notify()
 
     def forget(self) -> str:
         """Delete the enrolment and stop showing anyone at once."""

@@ -128,7 +128,7 @@ def _score_frame(
     outputs[FLOOR] = solid_boxes(image, faces)
     outputs["untouched"] = image
     for name, output in outputs.items():
-        scores[name].embeddings.append(recognizer.embed(output, probes))
+        scores[name].embeddings.append(recognizer.embed_boxes(output, probes))
 
 
 def table(scores: dict[str, StyleScore]) -> str:

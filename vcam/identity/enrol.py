@@ -1,21 +1,26 @@
 """Enrolment: a few seconds of the user's face, in several poses, turned into embeddings.
 
-Each sampled frame must show exactly one person, big enough to recognize; other frames are refused
-with the reason (the user sees which and why). Only embeddings leave this module, never pixels.
+Each sampled frame must show exactly one person, big enough and bright enough to recognize; other
+frames are refused with the reason (the user sees which and why). Each used frame's pose (facing,
+turned left or right, tilted) is read from the face mesh: live, the user is asked for the pose still
+missing; from files, the result names what is missing. Only embeddings leave this module, never pixels.
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from vcam.detection.exposure import ExposureSettings
 from vcam.detection.scan import Scanner, ScanSettings
 from vcam.detection.track import count_people
-from vcam.frames import Face, Frame
+from vcam.frames import Face, FaceMesh, Frame
+from vcam.identity.impostors import Calibration, calibrate
 from vcam.identity.recognizer import EMBEDDING_SIZE, Recognizer, RecognizerUnavailable
 from vcam.identity.store import EnrolmentStore
 
@@ -24,6 +29,9 @@ from vcam.identity.store import EnrolmentStore
 class EnrolSettings:
     every_s: float = 0.2
     """Sample a video (or the camera) this often: consecutive frames of one pose add nothing."""
+    too_dark_below: float = ExposureSettings().too_dark_below
+    """A face whose mean luma is under this is refused ("too dark: add light"): the same limit under which the
+    camera says it cannot anonymize reliably."""
     min_face_px: float = 60.0
     """A face narrower than this is refused ("come closer"): recognition later runs on faces >= 40 px
     (IdentitySettings.min_face_px), and the enrolment should be sharper than what it is compared with."""
@@ -33,12 +41,53 @@ class EnrolSettings:
     """Kept embeddings, spread over the poses seen (farthest-point choice); each costs a distance per check."""
 
 
+POSES = ("facing the camera", "turned to your left", "turned to your right", "head tilted")
+ASK = {
+    "facing the camera": "look straight at the camera",
+    "turned to your left": "turn your head a little to your left",
+    "turned to your right": "turn your head a little to your right",
+    "head tilted": "tilt your head a little towards a shoulder",
+}
+TURNED = 0.15
+"""A nose tip this many eye-spans off the middle of the eyes (in the upright crop) is a turned head: about
+15 degrees, a turn people make in a call without thinking."""
+TILTED = 0.17
+"""An eye line this far from level (radians, ~10 degrees) is a tilted head."""
+NOSE_TIP, EYE_OUTER = 1, (33, 263)
+
+
+def pose_of(mesh: FaceMesh) -> str:
+    """Which of `POSES` the face of `mesh` shows (the user's own left and right)."""
+    points = mesh.crop_points if mesh.crop_points is not None else mesh.points
+    right, left = points[EYE_OUTER[0], :2], points[EYE_OUTER[1], :2]
+    span = max(float(np.linalg.norm(left - right)), 1e-3)
+    off = (float(points[NOSE_TIP, 0]) - float(right[0] + left[0]) / 2) / span
+    if abs(mesh.angle) >= TILTED:
+        return "head tilted"
+    if off >= TURNED:  # the nose points to the picture's right: the user's own left
+        return "turned to your left"
+    if off <= -TURNED:
+        return "turned to your right"
+    return "facing the camera"
+
+
 @dataclass
 class EnrolResult:
     embeddings: np.ndarray = field(default_factory=lambda: np.zeros((0, EMBEDDING_SIZE), np.float32))
     used: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)
     """(where, why) for every sampled frame that was not used."""
+    poses: Counter[str] = field(default_factory=Counter)
+    """How many used frames showed each of `POSES`."""
+
+    def missing(self) -> list[str]:
+        """The poses no used frame showed, in the order the user is asked for them."""
+        return [pose for pose in POSES if not self.poses[pose]]
+
+    def next_ask(self) -> str:
+        """What the user should do next: the first pose still missing, or keep moving."""
+        missing = self.missing()
+        return ASK[missing[0]] if missing else "good: keep turning slowly until the time is up"
 
     def problem(self, settings: EnrolSettings) -> str | None:
         """Why nothing should be stored, or None."""
@@ -62,13 +111,16 @@ class Enroller:
 
     def add(self, frame: Frame, where: str, result: EnrolResult) -> None:
         faces = self._scanner.scan(frame.image, frame.t, [], None).faces
-        why = refusal(faces, self.settings)
+        why = refusal(faces, self.settings) or too_dark(frame.image, faces, self.settings)
         if why:
             result.refused.append((where, why))
             return
-        box = max(faces, key=lambda f: f.score).box
-        embedding = self._recognizer.embed(frame.image, [box])
+        embedding, (mesh,) = self._recognizer.read(frame.image, [max(faces, key=lambda f: f.score)])
+        if mesh is None or not np.isfinite(embedding).all():
+            result.refused.append((where, "face not clear enough to read (face the camera, more light)"))
+            return
         result.embeddings = np.concatenate([result.embeddings, embedding])
+        result.poses[pose_of(mesh)] += 1
         result.used += 1
 
     def run(self, frames: Iterable[tuple[Frame, str]]) -> EnrolResult:
@@ -79,18 +131,29 @@ class Enroller:
         return result
 
     def run_live(
-        self, newest: Callable[[], Frame | None], seconds: float, stop: Callable[[], bool] = bool
+        self,
+        newest: Callable[[], Frame | None],
+        seconds: float,
+        stop: Callable[[], bool] = bool,
+        guide: Callable[[str], None] | None = None,
     ) -> EnrolResult:
         """Enrol from a camera for `seconds`: the newest frame every `every_s` (`newest` returns None while
-        there is none; `stop` ends early). The user turns their head meanwhile."""
+        there is none; `stop` ends early). `guide` is told what to do whenever that changes: the pose still
+        missing, or why the last frames were refused (too dark, too small, not alone)."""
         result = EnrolResult()
         started = time.monotonic()
         last: int | None = None
+        said = ""
         while time.monotonic() - started < seconds and not stop():
             frame = newest()
             if frame is not None and frame.index != last:
                 last = frame.index
+                refused = len(result.refused)
                 self.add(frame, f"{time.monotonic() - started:.1f} s", result)
+                advice = result.refused[-1][1] if len(result.refused) > refused else result.next_ask()
+                if guide is not None and advice != said:
+                    guide(advice)
+                    said = advice
             time.sleep(self.settings.every_s)
         result.embeddings = spread(result.embeddings, self.settings.max_samples)
         return result
@@ -113,14 +176,24 @@ def open_enroller(settings: EnrolSettings) -> Iterator[Enroller]:
         enroller.close()
 
 
-def save_enrolment(result: EnrolResult, settings: EnrolSettings, store: EnrolmentStore) -> str:
-    """Store a good enrolment and say so; ValueError with the reason for a bad one (nothing stored)."""
+def save_enrolment(result: EnrolResult, settings: EnrolSettings, store: EnrolmentStore) -> tuple[str, Calibration]:
+    """Calibrate a good enrolment against the strangers' faces, store it and say so (with its threshold and
+    why); ValueError with the reason for a bad one (nothing stored)."""
     problem = result.problem(settings)
     if problem:
         raise ValueError(problem)
-    store.save(result.embeddings)
+    calibration = calibrate(result.embeddings)
+    store.save(result.embeddings, calibration)
     refused = f", {len(result.refused)} frame(s) refused" if result.refused else ""
-    return f"enrolled: {len(result.embeddings)} poses from {result.used} frames{refused} ({store.path})"
+    seen = ", ".join(f"{pose} {result.poses[pose]}" for pose in POSES)
+    missing = result.missing()
+    advice = f"; missing: {', '.join(missing)} (enrol again and {ASK[missing[0]]})" if missing else ""
+    line = (
+        f"enrolled: {len(result.embeddings)} poses from {result.used} frames{refused} ({store.path})\n"
+        f"frames {seen}{advice}\n"
+        f"threshold {calibration.threshold:.3f}: {calibration.why}"
+    )
+    return line, calibration
 
 
 def refusal(faces: list[Face], settings: EnrolSettings) -> str | None:
@@ -133,6 +206,15 @@ def refusal(faces: list[Face], settings: EnrolSettings) -> str | None:
     width = max(f.box[2] for f in faces)
     if width < settings.min_face_px:
         return f"face {width:.0f} px wide, {settings.min_face_px:.0f} needed (come closer)"
+    return None
+
+
+def too_dark(image: np.ndarray, faces: list[Face], settings: EnrolSettings) -> str | None:
+    """ "too dark" when the face's own pixels are darker than the camera can anonymize reliably."""
+    x, y, w, h = (int(round(v)) for v in max(faces, key=lambda f: f.score).box)
+    crop = image[max(0, y) : y + h, max(0, x) : x + w]
+    if crop.size and float(crop.mean()) < settings.too_dark_below:
+        return f"too dark (face brightness {crop.mean():.0f} of 255, {settings.too_dark_below:.0f} needed): add light"
     return None
 
 

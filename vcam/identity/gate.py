@@ -1,29 +1,37 @@
 """Which tracked face may be shown in "hide everyone but me", failing closed.
 
+A track is *confirmed* when its last `entry_checks` checks lie, on average, within the enrolment's own
+`threshold` (one lucky frame of a look-alike is not enough), and stays
+confirmed while it continues unbroken: detected again within `gap_s`, never jumping more than `max_jump`
+box widths (or 1.6x in size) from one detection to the next, never crowded by another face, and every
+re-check within the enrolment's looser `keep` (a head turned or tilted past the enrolled poses is still
+the user; a re-check beyond `keep` is not). Any break forgets the confirmation at once, and only new
+checks within `threshold`, made after the break, confirm it again.
+
 A face is shown only while all of these hold, checked on every frame:
 - someone is enrolled and the recognizer works;
 - its track was detected on this very frame (not held or extrapolated) and is big enough to recognize;
-- the newest check of that track matched the enrolment (distance <= `threshold`) and was made on a frame
-  at most `fresh_s` older, in this scene, with the box not jumped since;
-- it is the only face with such a match (two matches at once: both hidden);
+- the track is confirmed and its newest check was made on a frame at most `fresh_s` older, in this scene;
+- it is the only such face (two at once: both hidden);
 - no other face crowds it (a tracker could swap two heads that touch).
 Everything else stays hidden. A new scene, a camera change or a new enrolment forgets every check.
 
 Checks cost ~150 ms per face here (dlib-bin has no BLAS), so they run per track, not per frame: a
-track that is shown every `recheck_s`, one that was shown and is now in doubt every `doubt_recheck_s`,
-one clearly someone else every `other_recheck_s`. Live, they run on their own thread and a slow check
-simply lets the match go stale (hidden); in files and images they run in line, on the file's clock.
+confirmed track every `recheck_s`, one that was confirmed and broke every `doubt_recheck_s`, one clearly
+someone else every `other_recheck_s`. Live, they run on their own thread and a slow check simply lets
+the match go stale (hidden); in files and images they run in line, on the file's clock.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from vcam.frames import Box, Face, Frame, grow_box, intersection
+from vcam.identity.impostors import Calibration
 from vcam.identity.recognizer import EMBEDDING_SIZE, Recognizer, distances
 
 
@@ -33,12 +41,16 @@ class IdentitySettings:
     """Hide everyone but the enrolled user (files: `vcam anonymize --show-enrolled`; live: the mode)."""
     enrolled: tuple[tuple[float, ...], ...] = ()
     """The enrolled embeddings (a tuple, so the settings stay hashable and picklable for workers)."""
-    threshold: float = 0.45
-    """Largest distance that counts as the user. Measured on the eval clips' reference faces >= 40 px
-    (docs/history/EVALUATION-2026-11.md, "Show me"; `python -m vcam.evaluation.show_me --distances`): the man's
-    own faces at most 0.490 from his enrolment (p90 0.381), 948 faces of other people at least 0.502 (p5 0.584).
-    0.42, 0.45 and 0.52 all showed nobody else; 0.45 kept him visible as often as 0.52 (97.5% of his
-    face-frames, 0.42: 92.4%) and leaves the widest margin to the nearest stranger that does."""
+    threshold: float = 0.40
+    """Largest distance at which a track is first taken as the user. Each enrolment brings its own
+    (`vcam.identity.impostors.calibrate`, stored with it); this default serves enrolments made in code."""
+    keep: float = 0.55
+    """Largest distance of a re-check that keeps a confirmed, unbroken track shown (each enrolment's own too)."""
+    entry_checks: int = 2
+    """How many checks (their mean) confirm a track. Measured on the eval clips' per-frame distances
+    (docs/EVALUATION.md, "Show me"): with one check, the signer in a jacket entered as the hoodie signer on
+    a single frame at 0.363 and was kept (17 face-frames shown); the mean of two showed nobody else, for a
+    few tenths of a second more before the user is shown."""
     recheck_s: float = 0.5
     """A track that may be shown is checked again this often; one check costs ~150 ms of one core."""
     fresh_s: float = 0.8
@@ -57,10 +69,23 @@ class IdentitySettings:
     min_face_px: float = 40.0
     """Smaller faces are never shown: dlib's chip is 150 px, and a face under 40 px is upscaled 4x or more."""
     max_jump: float = 0.5
-    """A box whose centre moved more than this many box widths since its check, or whose width changed by
-    more than 1.6x, is not the face that was checked until checked again."""
+    """A box whose centre moved more than this many box widths from the track's previous detection, or whose
+    width changed by more than 1.6x, breaks the track: it may be another face."""
+    gap_s: float = 0.25
+    """A confirmed track not detected for longer than this (a hand over the face, a turn away) breaks: what
+    comes back is checked again before it is shown."""
     crowd_grow: float = 1.5
     """Another face whose box, grown by this, touches this one's grown box makes both stay hidden."""
+
+
+def with_enrolment(
+    settings: IdentitySettings, embeddings: np.ndarray, calibration: Calibration | None
+) -> IdentitySettings:
+    """`settings` for a new enrolment (with its own thresholds, when calibrated)."""
+    settings = replace(settings, enrolled=frozen(embeddings))
+    if calibration is not None:
+        settings = replace(settings, threshold=calibration.threshold, keep=calibration.keep)
+    return settings
 
 
 def frozen(embeddings: np.ndarray) -> tuple[tuple[float, ...], ...]:
@@ -92,11 +117,18 @@ class IdentityGate:
         self._cond = threading.Condition()
         self._enrolled = _as_embeddings(settings.enrolled)
         self._checks: dict[int, _Check] = {}
+        self._confirmed: set[int] = set()
+        self._recent: dict[int, list[float]] = {}
+        """Each track's check distances since it last broke (the newest `entry_checks`)."""
+        self._broken: dict[int, float] = {}
+        """When each track last broke: a check made before that says nothing about the track now."""
+        self._seen: dict[int, tuple[float, Box]] = {}
+        """Each track's previous detection (time, box), for continuity."""
         self._matched_once: set[int] = set()
         self._asked: dict[int, float] = {}
         self._epoch = 0
         self._scene: object = None
-        self._job: tuple[int, float, np.ndarray, list[tuple[int, Box]]] | None = None
+        self._job: tuple[int, float, np.ndarray, list[Face]] | None = None
         self._recognizer: Recognizer | None = None
         self._closed = False
         self.error: str | None = None
@@ -107,10 +139,11 @@ class IdentityGate:
             self._thread.start()
 
     # -- public -------------------------------------------------------------------------
-    def set_enrolled(self, embeddings: np.ndarray) -> None:
-        """A new enrolment (or none): every earlier check is forgotten."""
+    def set_enrolled(self, embeddings: np.ndarray, calibration: Calibration | None = None) -> None:
+        """A new enrolment (or none) with its own thresholds: every earlier check is forgotten."""
         with self._cond:
             self._enrolled = _as_embeddings(embeddings)
+            self.settings = with_enrolment(self.settings, embeddings, calibration)
             self._forget()
 
     @property
@@ -127,20 +160,21 @@ class IdentityGate:
                 self._forget()
             if len(self._enrolled) == 0:
                 return set()
+            self._follow(frame.t, faces)
             candidates = [f for f in faces if self._recognizable(f, frame)]
             due = [f for f in candidates if self._due(f, frame.t)]
             if due and self._background and self._job is not None:
                 # A job never taken is replaced by this frame's: its tracks are asked again with this frame.
-                pending = {track_id for track_id, _ in self._job[3]} - {f.track_id for f in due}
+                pending = {f.track_id for f in self._job[3]} - {f.track_id for f in due}
                 due += [f for f in candidates if f.track_id in pending]
             for face in due:
                 self._asked[face.track_id] = frame.t
             epoch = self._epoch
             if due and self._background:
-                self._job = (epoch, frame.t, frame.image.copy(), [(f.track_id, f.box) for f in due])
+                self._job = (epoch, frame.t, frame.image.copy(), due)
                 self._cond.notify_all()
         if due and not self._background:
-            self._check(epoch, frame.t, frame.image, [(f.track_id, f.box) for f in due])
+            self._check(epoch, frame.t, frame.image, due, frame.still)
         with self._cond:
             matched = [f for f in candidates if self._matches(f, frame.t)]
             if len(matched) != 1:
@@ -175,43 +209,69 @@ class IdentityGate:
     def _interval(self, track_id: int) -> float:
         s = self.settings
         check = self._checks.get(track_id)
-        if check is None or check.distance <= s.threshold:
+        if check is None or track_id in self._confirmed:
             return s.recheck_s
         if check.distance >= s.other_from:
             return s.other_recheck_s
-        return s.doubt_recheck_s if track_id in self._matched_once else s.recheck_s
+        promising = check.distance <= (s.threshold + s.keep) / 2
+        return s.doubt_recheck_s if promising or track_id in self._matched_once else s.recheck_s
+
+    def _follow(self, t: float, faces: list[Face]) -> None:
+        """Break every track that did not continue unbroken up to `t`: a gap, a jump, a crowd (caller holds
+        the lock). Tracks not yet confirmed break too, so that a check still running cannot confirm them."""
+        s = self.settings
+        present = {f.track_id for f in faces}
+        detected = {f.track_id: f for f in faces if f.track_id >= 0 and f.last_seen >= t - 1e-6}
+        for track_id, (when, box) in list(self._seen.items()):
+            face = detected.get(track_id)
+            if face is None:
+                if track_id not in present or t - when > s.gap_s:
+                    self._break(track_id, t)
+                    del self._seen[track_id]
+                continue
+            crowded = any(o is not face and _crowds(o.box, face.box, s) for o in faces)
+            if crowded or t - when > s.gap_s or _jumped(box, face.box, s):
+                self._break(track_id, t)
+        for track_id, face in detected.items():
+            self._seen[track_id] = (t, face.box)
+
+    def _break(self, track_id: int, t: float) -> None:
+        self._confirmed.discard(track_id)
+        self._recent.pop(track_id, None)
+        self._broken[track_id] = t
 
     def _matches(self, face: Face, t: float) -> bool:
         check = self._checks.get(face.track_id)
         s = self.settings
-        if check is None or check.distance > s.threshold or not 0.0 <= t - check.t <= s.fresh_s:
+        if face.track_id not in self._confirmed or check is None:
             return False
-        (ax, ay), (bx, by) = _centre(check.box), _centre(face.box)
-        width = check.box[2]
-        moved = ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 > s.max_jump * width
-        resized = not 1 / 1.6 <= face.box[2] / width <= 1.6
-        return not (moved or resized)
+        return check.distance <= s.keep and 0.0 <= t - check.t <= s.fresh_s
 
     def _forget(self) -> None:
         """Caller holds the lock."""
         self._epoch += 1
         self._checks.clear()
+        self._confirmed.clear()
+        self._recent.clear()
+        self._broken.clear()
+        self._seen.clear()
         self._matched_once.clear()
         self._asked.clear()
         self._job = None
 
     # -- checking -----------------------------------------------------------------------
-    def _check(self, epoch: int, t: float, image: np.ndarray, faces: list[tuple[int, Box]]) -> None:
+    def _check(self, epoch: int, t: float, image: np.ndarray, faces: list[Face], still: bool = False) -> None:
         """Embed `faces` one by one, most likely the user first, and record each distance as soon as it is
         known (a check costs ~150 ms: the user's new track should not wait for a stranger's). A failure
         records nothing, so that track stays hidden and is asked again at its next turn."""
         with self._cond:
-            faces = sorted(faces, key=lambda f: self._priority(f[0]))
-        for track_id, box in faces:
+            faces = sorted(faces, key=lambda f: self._priority(f.track_id))
+        for face in faces:
+            track_id, box = face.track_id, face.box
             try:
                 if self._recognizer is None:
                     self._recognizer = self._factory()
-                embedding = self._recognizer.embed(image, [box])
+                embedding = self._recognizer.embed(image, [face])
                 with self._cond:
                     enrolled = self._enrolled
                 distance = float(distances(embedding, enrolled)[0])
@@ -224,9 +284,26 @@ class IdentityGate:
                     return  # a cut or a new enrolment came in between: this says nothing any more
                 self.error = None
                 self.checks += 1
+                if t < self._broken.get(track_id, -np.inf):
+                    continue  # made before the track broke: it says nothing about what the track follows now
                 self._checks[track_id] = _Check(t, box, distance)
-                if distance <= self.settings.threshold:
-                    self._matched_once.add(track_id)
+                self._judge(track_id, distance, still)
+
+    def _judge(self, track_id: int, distance: float, still: bool = False) -> None:
+        """Confirm a track on its recent checks (a photo's one check: there is no second view), or end its
+        confirmation on a failed one (caller holds the lock)."""
+        s = self.settings
+        needed = 1 if still else s.entry_checks
+        if distance > s.keep:
+            self._confirmed.discard(track_id)  # a failed re-check hides at once
+            self._recent.pop(track_id, None)
+            return
+        recent = self._recent.setdefault(track_id, [])
+        recent.append(distance)
+        del recent[:-needed]
+        if len(recent) == needed and sum(recent) / len(recent) <= s.threshold:
+            self._confirmed.add(track_id)
+            self._matched_once.add(track_id)
 
     def _priority(self, track_id: int) -> int:
         """0: shown before (or in doubt after a match), 1: never checked, 2: someone else (caller holds the lock)."""
@@ -260,6 +337,12 @@ def _as_embeddings(values: object) -> np.ndarray:
 
 def _crowds(other: Box, face: Box, s: IdentitySettings) -> bool:
     return intersection(grow_box(other, s.crowd_grow), grow_box(face, s.crowd_grow)) > 0
+
+
+def _jumped(before: Box, now: Box, s: IdentitySettings) -> bool:
+    (ax, ay), (bx, by) = _centre(before), _centre(now)
+    moved = ((ax - bx) ** 2 + (ay - by) ** 2) ** 0.5 > s.max_jump * before[2]
+    return moved or not 1 / 1.6 <= now[2] / before[2] <= 1.6
 
 
 def _centre(box: Box) -> tuple[float, float]:

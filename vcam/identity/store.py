@@ -1,9 +1,10 @@
 """The enrolled user's face, as embeddings only: never an image, owner-only, in the user data folder.
 
 One JSON file (`enrolled-face.json`, 0600 in a 0700 folder), written atomically. It records which model
-made the numbers: embeddings of another model are not comparable, so a file from another model is
-refused like a damaged one (the user enrols again). Anything unreadable means "nobody enrolled", which
-in "hide everyone but me" hides everyone.
+and chip layout made the numbers: embeddings of another are not comparable, so such a file is refused
+like a damaged one (the user enrols again). It keeps the enrolment's own thresholds and why they were
+chosen (`vcam.identity.impostors.calibrate`). Anything unreadable means "nobody enrolled", which in
+"hide everyone but me" hides everyone.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from pathlib import Path
 import numpy as np
 import platformdirs
 
-from vcam.assets import FACE_EMBEDDING, MODEL_SHA256
 from vcam.atomic_write import write_atomic
+from vcam.identity.impostors import Calibration, bank_id
 from vcam.identity.recognizer import EMBEDDING_SIZE
 
 FILE_NAME = "enrolled-face.json"
-FORMAT = 1
+FORMAT = 2
+"""2: the chip laid out from the face mesh, and the enrolment's own thresholds (1: dlib's landmarks, one
+threshold for everyone)."""
 
 
 class StoreError(ValueError):
@@ -30,6 +33,13 @@ class StoreError(ValueError):
 
 def default_path() -> Path:
     return Path(platformdirs.user_data_dir("vcam", appauthor=False)) / FILE_NAME
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    embeddings: np.ndarray
+    """(N, 128), N >= 1."""
+    calibration: Calibration
 
 
 @dataclass(frozen=True)
@@ -43,28 +53,31 @@ class EnrolmentStore:
     def exists(self) -> bool:
         return self.path.is_file()
 
-    def load(self) -> np.ndarray:
-        """The enrolled embeddings, shape (N, 128); empty when nobody is enrolled. StoreError if damaged."""
+    def load(self) -> Enrolment | None:
+        """The enrolment; None when nobody is enrolled. StoreError if damaged or made by another model."""
         try:
             raw = self.path.read_bytes()
         except FileNotFoundError:
-            return np.zeros((0, EMBEDDING_SIZE), np.float32)
+            return None
         except OSError as exc:
             raise StoreError(f"cannot read {self.path}: {exc.strerror}") from exc
         try:
             data = json.loads(raw)
-            if data.get("format") != FORMAT or data.get("model") != _model_id():
+            if data.get("format") != FORMAT or data.get("model") != bank_id():
                 raise StoreError(f"{self.path} was made by another face model; enrol again (vcam enroll)")
             embeddings = np.asarray(data["embeddings"], np.float32)
+            calibration = Calibration(float(data["threshold"]), float(data["keep"]), str(data["why"]))
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             if isinstance(exc, StoreError):
                 raise
             raise StoreError(f"{self.path} is damaged; `vcam forget-me` removes it, then enrol again") from exc
-        if embeddings.ndim != 2 or embeddings.shape[1] != EMBEDDING_SIZE or not np.isfinite(embeddings).all():
+        shape_ok = embeddings.ndim == 2 and embeddings.shape[1] == EMBEDDING_SIZE and len(embeddings) > 0
+        limits_ok = 0.0 < calibration.threshold <= calibration.keep <= 1.0
+        if not shape_ok or not limits_ok or not np.isfinite(embeddings).all():
             raise StoreError(f"{self.path} is damaged; `vcam forget-me` removes it, then enrol again")
-        return embeddings
+        return Enrolment(embeddings, calibration)
 
-    def save(self, embeddings: np.ndarray) -> None:
+    def save(self, embeddings: np.ndarray, calibration: Calibration) -> None:
         """Replace the enrolment. Only numbers are written; the folder is made owner-only."""
         embeddings = np.asarray(embeddings, np.float32)
         if embeddings.ndim != 2 or embeddings.shape[1] != EMBEDDING_SIZE or len(embeddings) == 0:
@@ -73,7 +86,10 @@ class EnrolmentStore:
         os.chmod(self.path.parent, 0o700)
         data = {
             "format": FORMAT,
-            "model": _model_id(),
+            "model": bank_id(),
+            "threshold": calibration.threshold,
+            "keep": calibration.keep,
+            "why": calibration.why,
             "embeddings": [[round(float(v), 6) for v in row] for row in embeddings],
         }
         write_atomic(self.path, json.dumps(data).encode(), mode=0o600)
@@ -85,7 +101,3 @@ class EnrolmentStore:
         except FileNotFoundError:
             return False
         return True
-
-
-def _model_id() -> str:
-    return f"{FACE_EMBEDDING}:{MODEL_SHA256[FACE_EMBEDDING][:16]}"

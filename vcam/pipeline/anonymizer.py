@@ -36,7 +36,8 @@ from vcam.detection.exposure import Light, light_of
 from vcam.detection.scan import Scanner, ScanSettings, Tier
 from vcam.detection.track import Tracker, TrackerSettings
 from vcam.frames import Box, Face, Frame, grow_box
-from vcam.identity.gate import IdentityGate, IdentitySettings, frozen
+from vcam.identity.gate import IdentityGate, IdentitySettings, with_enrolment
+from vcam.identity.impostors import Calibration
 from vcam.pipeline import effects
 from vcam.pipeline.curtain import curtain
 from vcam.pipeline.meshing import FILES as MESH_FILES
@@ -652,15 +653,15 @@ class Anonymizer:
         with self._cond:
             return self._shedding.behind
 
-    def set_enrolled(self, embeddings: np.ndarray) -> None:
-        """A new enrolment (or none, shape (0, 128)) from the next frame on. A gate not made yet is not made
-        for this: it starts from the settings, which now carry the new enrolment."""
+    def set_enrolled(self, embeddings: np.ndarray, calibration: Calibration | None = None) -> None:
+        """A new enrolment (or none, shape (0, 128)) with its own thresholds from the next frame on. A gate
+        not made yet is not made for this: it starts from the settings, which now carry the new enrolment."""
         with self._cond:
-            identity = replace(self.settings.identity, enrolled=frozen(embeddings))
+            identity = with_enrolment(self.settings.identity, embeddings, calibration)
             self.settings = replace(self.settings, identity=identity)
             gate = self._gate
         if gate is not None:
-            gate.set_enrolled(embeddings)
+            gate.set_enrolled(embeddings, calibration)
 
     def identity_gate(self) -> IdentityGate:
         """The "hide everyone but me" gate, made on first use: live (a budget, two tiers) its checks run on

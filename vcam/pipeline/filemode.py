@@ -77,7 +77,7 @@ def output_for(source: Path, output: Path | None, many: bool, root: Path | None 
 
 def anonymize_image(path: Path, out: Path, anonymizer: Anonymizer, effect: effects.EffectSettings) -> FileResult:
     image = read_image(path)
-    result = anonymizer.process(Frame(image, 0.0, 0), effect)
+    result = anonymizer.process(Frame(image, 0.0, 0, still=True), effect)
     anonymizer.reset()
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
