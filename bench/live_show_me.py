@@ -26,9 +26,10 @@ from clips import ScaledLoop, scaled_boxes
 from faults import CHANGED, CURTAIN_SHARE
 
 from vcam.evaluation.evaluate import video_cases
-from vcam.evaluation.show_me import ClipScore, enrol
+from vcam.evaluation.show_me import CASES, MAN, ClipScore, enrol, whose
 from vcam.frames import Frame
-from vcam.identity.gate import IdentitySettings, frozen
+from vcam.identity.gate import IdentitySettings, with_enrolment
+from vcam.identity.impostors import calibrate
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import ControlState, LiveControls
 from vcam.pipeline.live import LivePipeline, share_the_cores
@@ -40,6 +41,7 @@ class Judge:
     """Scores published frames on a thread of its own (off the pipeline's hot path), as show_me scores files."""
 
     score: ClipScore
+    clip: str
     width: int
     boxes_for: Callable[[Frame], list[list[float]]]
     skipped: int = 0
@@ -69,7 +71,8 @@ class Judge:
             self.curtains += curtained
             before = self.score.user_frames
             shown = self.shown.get(frame.index, [])
-            self.score.judge(frame.image, image, self.boxes_for(frame), self.width, shown)
+            mine = lambda box: whose(self.clip, box, self.width) == MAN  # noqa: E731
+            self.score.judge(frame.image, image, self.boxes_for(frame), mine, shown)
             if curtained:
                 self.user_curtained += self.score.user_frames - before
 
@@ -80,7 +83,7 @@ class Judge:
 
 def replay(path: Path, gt: dict, settings: AnonymizerSettings, mode: str, loops: int) -> tuple[Judge, float, float]:
     size = (gt["width"], gt["height"])
-    judge = Judge(ClipScore(path.name), size[0], scaled_boxes(path, gt, size))
+    judge = Judge(ClipScore(path.name), path.name, size[0], scaled_boxes(path, gt, size))
     source = ScaledLoop(path, size)
     seconds = loops * gt["frames"] / source.fps
     with Anonymizer(settings) as anon:
@@ -125,8 +128,9 @@ def main() -> None:
     p.add_argument("--loops", type=int, default=2)
     p.add_argument("--videos", help="comma list of clip name parts (default: every clip of video_gt.json)")
     args = p.parse_args()
-    embeddings = enrol(args.eval_dir)
-    identity = IdentitySettings(enrolled=frozen(embeddings))
+    case = next(c for c in CASES if c.name == "man, beside her")
+    embeddings = enrol(args.eval_dir, case.enrol_from).embeddings
+    identity = with_enrolment(IdentitySettings(), embeddings, calibrate(embeddings))
     settings = AnonymizerSettings(two_tiers=True, identity=identity)
     print(f"live, each clip {args.loops}x at its own size and fps; the man enrolled ({len(embeddings)} poses)\n")
     print(
