@@ -225,7 +225,9 @@ class IdentityGate:
         for track_id, (when, box) in list(self._seen.items()):
             face = detected.get(track_id)
             if face is None:
-                if track_id not in present or t - when > s.gap_s:
+                if track_id not in present:
+                    self._drop(track_id)  # the track ended: its id never comes back
+                elif t - when > s.gap_s:
                     self._break(track_id, t)
                     del self._seen[track_id]
                 continue
@@ -234,6 +236,13 @@ class IdentityGate:
                 self._break(track_id, t)
         for track_id, face in detected.items():
             self._seen[track_id] = (t, face.box)
+
+    def _drop(self, track_id: int) -> None:
+        """Forget an ended track (caller holds the lock): nothing of it is kept all day long."""
+        for table in (self._seen, self._checks, self._recent, self._broken, self._asked):
+            table.pop(track_id, None)
+        self._confirmed.discard(track_id)
+        self._matched_once.discard(track_id)
 
     def _break(self, track_id: int, t: float) -> None:
         self._confirmed.discard(track_id)
@@ -284,8 +293,8 @@ class IdentityGate:
                     return  # a cut or a new enrolment came in between: this says nothing any more
                 self.error = None
                 self.checks += 1
-                if t < self._broken.get(track_id, -np.inf):
-                    continue  # made before the track broke: it says nothing about what the track follows now
+                if track_id not in self._seen or t < self._broken.get(track_id, -np.inf):
+                    continue  # the track ended, or broke after this frame: it says nothing about it now
                 self._checks[track_id] = _Check(t, box, distance)
                 self._judge(track_id, distance, still)
 
