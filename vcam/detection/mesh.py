@@ -33,6 +33,8 @@ ROI_SCALE = 1.5
 """MediaPipe's crop around a detection (and around the previous frame's landmarks): 1.5x the box."""
 OUTER_EYE_CORNERS = (33, 263)
 """The right and left eye's outer corners: MediaPipe turns its crop by the line through them."""
+NOSE_TIP = 1
+"""The mesh's point on the tip of the nose."""
 PRESENT = 0.5
 """MediaPipe's face-presence threshold (`ThresholdingCalculator`, face_landmark_cpu.pbtxt)."""
 

@@ -27,7 +27,7 @@ from vcam.evaluation.evaluate import frame_boxes, video_cases
 from vcam.evaluation.metrics import detail_correlation
 from vcam.frames import Box, Face, Frame, intersection
 from vcam.identity.enrol import EnrolResult, EnrolSettings, open_enroller
-from vcam.identity.gate import IdentitySettings, frozen, with_enrolment
+from vcam.identity.gate import IdentitySettings, with_enrolment
 from vcam.identity.impostors import calibrate
 from vcam.identity.recognizer import Recognizer, distances
 from vcam.pipeline import effects
@@ -227,15 +227,13 @@ def run_case(
     `vcam enroll` stores them), else `identity`'s."""
     started = time.perf_counter()
     enrolment = enrol(eval_dir, case.enrol_from)
+    calibration = calibrate(enrolment.embeddings) if calibrated else None
     enrol_seconds = time.perf_counter() - started
-    identity = replace(identity or IdentitySettings(), show_enrolled=True, enrolled=frozen(enrolment.embeddings))
+    identity = with_enrolment(
+        replace(identity or IdentitySettings(), show_enrolled=True), enrolment.embeddings, calibration
+    )
     settings = AnonymizerSettings(file_sweep_s=FILE_SWEEP_S, hang_after_s=600.0, identity=identity)
     report = CaseReport(case, enrolment, identity.threshold, enrol_seconds)
-    if calibrated:
-        calibration = calibrate(enrolment.embeddings)
-        identity = with_enrolment(identity, enrolment.embeddings, calibration)
-        report.threshold = calibration.threshold
-        settings = replace(settings, identity=identity)
     for path, gt in video_cases(eval_dir):
         clip = str(path.relative_to(eval_dir))
 

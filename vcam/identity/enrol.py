@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from vcam.detection.exposure import ExposureSettings
+from vcam.detection.mesh import NOSE_TIP, OUTER_EYE_CORNERS
 from vcam.detection.scan import Scanner, ScanSettings
 from vcam.detection.track import count_people
 from vcam.frames import Face, FaceMesh, Frame
@@ -53,13 +54,12 @@ TURNED = 0.15
 15 degrees, a turn people make in a call without thinking."""
 TILTED = 0.17
 """An eye line this far from level (radians, ~10 degrees) is a tilted head."""
-NOSE_TIP, EYE_OUTER = 1, (33, 263)
 
 
 def pose_of(mesh: FaceMesh) -> str:
     """Which of `POSES` the face of `mesh` shows (the user's own left and right)."""
     points = mesh.crop_points if mesh.crop_points is not None else mesh.points
-    right, left = points[EYE_OUTER[0], :2], points[EYE_OUTER[1], :2]
+    right, left = points[OUTER_EYE_CORNERS[0], :2], points[OUTER_EYE_CORNERS[1], :2]
     span = max(float(np.linalg.norm(left - right)), 1e-3)
     off = (float(points[NOSE_TIP, 0]) - float(right[0] + left[0]) / 2) / span
     if abs(mesh.angle) >= TILTED:

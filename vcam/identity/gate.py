@@ -96,7 +96,6 @@ def frozen(embeddings: np.ndarray) -> tuple[tuple[float, ...], ...]:
 @dataclass(frozen=True, slots=True)
 class _Check:
     t: float
-    box: Box
     distance: float
 
 
@@ -276,7 +275,7 @@ class IdentityGate:
         with self._cond:
             faces = sorted(faces, key=lambda f: self._priority(f.track_id))
         for face in faces:
-            track_id, box = face.track_id, face.box
+            track_id = face.track_id
             try:
                 if self._recognizer is None:
                     self._recognizer = self._factory()
@@ -295,7 +294,7 @@ class IdentityGate:
                 self.checks += 1
                 if track_id not in self._seen or t < self._broken.get(track_id, -np.inf):
                     continue  # the track ended, or broke after this frame: it says nothing about it now
-                self._checks[track_id] = _Check(t, box, distance)
+                self._checks[track_id] = _Check(t, distance)
                 self._judge(track_id, distance, still)
 
     def _judge(self, track_id: int, distance: float, still: bool = False) -> None:

@@ -106,34 +106,34 @@ class Recognizer:
         return np.asarray(self._net.compute_face_descriptor(chips), np.float32).reshape(len(chips), EMBEDDING_SIZE)
 
     def _mesh_chip(self, image: np.ndarray, box: Box, five: np.ndarray) -> np.ndarray:
-        """dlib's 150x150 chip laid out from five mesh points; only a crop around them is converted."""
+        """dlib's 150x150 chip laid out from five mesh points."""
         x, y, w, h = box
-        reach = max(w, h) * (0.5 + CROP_MARGIN)
         cx, cy = five.mean(axis=0)
-        height, width = image.shape[:2]
-        x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
-        x1, y1 = min(width, int(cx + reach) + 1), min(height, int(cy + reach) + 1)
-        crop = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_BGR2RGB)
+        crop, x0, y0 = _rgb_around(image, cx, cy, max(w, h) * (0.5 + CROP_MARGIN))
         points = [self._dlib.point(int(round(px - x0)), int(round(py - y0))) for px, py in five]
         rect = self._dlib.rectangle(int(x - x0), int(y - y0), int(x + w - x0), int(y + h - y0))
         shape = self._dlib.full_object_detection(rect, points)
         return self._dlib.get_face_chip(crop, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
 
     def _chip(self, image: np.ndarray, box: Box) -> np.ndarray:
-        """The 150x150 RGB chip dlib's ResNet wants, aligned on the eyes and nose found inside `box`.
-        Only a crop around the box is converted (a full 1080p frame costs ~5 ms to convert)."""
+        """The 150x150 RGB chip dlib's ResNet wants, aligned on the eyes and nose found inside `box`."""
         x, y, w, h = box
         side = LANDMARK_SIDE * w
         cx, cy = x + w / 2, y + h / 2 + LANDMARK_DROP * h
-        reach = max(w, h) * (0.5 + CROP_MARGIN)
-        height, width = image.shape[:2]
-        x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
-        x1, y1 = min(width, int(cx + reach) + 1), min(height, int(cy + reach) + 1)
-        crop = cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_BGR2RGB)
+        crop, x0, y0 = _rgb_around(image, cx, cy, max(w, h) * (0.5 + CROP_MARGIN))
         half = side / 2
         rect = self._dlib.rectangle(int(cx - half - x0), int(cy - half - y0), int(cx + half - x0), int(cy + half - y0))
         shape = self._landmarks(crop, rect)
         return self._dlib.get_face_chip(crop, shape, size=CHIP_SIZE, padding=CHIP_PADDING)
+
+
+def _rgb_around(image: np.ndarray, cx: float, cy: float, reach: float) -> tuple[np.ndarray, int, int]:
+    """The RGB crop of the BGR `image` within `reach` of (cx, cy), clipped to the frame, and its top-left
+    corner: only the crop is converted (a full 1080p frame costs ~5 ms to convert)."""
+    height, width = image.shape[:2]
+    x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
+    x1, y1 = min(width, int(cx + reach) + 1), min(height, int(cy + reach) + 1)
+    return cv2.cvtColor(np.ascontiguousarray(image[y0:y1, x0:x1]), cv2.COLOR_BGR2RGB), x0, y0
 
 
 def distances(embeddings: np.ndarray, enrolled: np.ndarray) -> np.ndarray:

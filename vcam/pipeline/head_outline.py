@@ -12,6 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from vcam.detection.mesh import NOSE_TIP, OUTER_EYE_CORNERS
 from vcam.frames import Face, expand_box
 
 FACE_OVAL = (
@@ -77,7 +78,7 @@ def mesh_outline(face: Face, scale: float = 1.0) -> np.ndarray | None:
     points = mesh.points[:, :2].astype(np.float64)
     oval = points[list(FACE_OVAL)]
     centre = oval.mean(axis=0)
-    eye_line = points[263] - points[33]
+    eye_line = points[OUTER_EYE_CORNERS[1]] - points[OUTER_EYE_CORNERS[0]]
     length = float(np.hypot(*eye_line))
     if not np.isfinite(oval).all() or length < 1e-3:
         return None
@@ -96,7 +97,7 @@ def mesh_outline(face: Face, scale: float = 1.0) -> np.ndarray | None:
             return None
     if len(face.keypoints) >= 3:
         # Eyes and nose tip: the first three keypoints of BlazeFace and CenterFace alike (their fourth differs).
-        found = (points[[33, 133]].mean(0), points[[362, 263]].mean(0), points[1])
+        found = (points[[33, 133]].mean(0), points[[362, 263]].mean(0), points[NOSE_TIP])
         apart = max(float(np.hypot(*(np.asarray(k) - f))) for k, f in zip(face.keypoints[:3], found, strict=True))
         if apart > AGREE * w:
             return None
