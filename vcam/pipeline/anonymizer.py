@@ -208,6 +208,7 @@ class _Job:
     tier: Tier = "all"
     keep_s: float = 0.0
     still: frozenset[int] = frozenset()
+    moving: frozenset[int] = frozenset()
     changes: list[Region] | None = None
     light: tuple[Light, float] | None = None
     """The frame's `exposure.light_of`, judged once in `process` for every scan of it."""
@@ -321,6 +322,7 @@ class Anonymizer:
                     thorough=job.new_scene,
                     tier=job.tier,
                     still=job.still,
+                    moving=job.moving,
                     changes=job.changes,
                     light=job.light,
                 )
@@ -548,6 +550,7 @@ class Anonymizer:
                 self._plan.observe(thumb, frame.t)
                 self._motion.observe(frame.image, frame.t)
                 self._job.still = self._tracker.still(frame.t, self._motion.moved, s.still_refresh_s, self._precise)
+                self._job.moving = self._tracker.moving(frame.t, self._motion.moved)
                 unchecked = self._unchecked(frame, effect.margin)
                 self._job.changes = unchecked[0] if unchecked is not None else None
                 self._sweep_job = self._job
@@ -597,8 +600,19 @@ class Anonymizer:
         if small is None:
             return None
         faces = self._tracker.faces_at(frame.t, self._motion.moved)
-        covers = [grow_box(f.box, margin) for f in faces] + [reach(f.box) for f in faces if not f.unverified]
+        placed = [f for f in faces if not f.unverified and self._placed(f)]
+        covers = [grow_box(f.box, margin) for f in faces] + [reach(f.box) for f in placed]
         return self._checked.unchecked(small, self._motion.current_levels(), covers, frame.size, frame.t)
+
+    def _placed(self, face: Face) -> bool:
+        """Whether a tracked face is where its box says: found by the newest fast-tier check, or nothing moved
+        around it since it was found. Only such a face lends its body's reach: a held face that moved is a
+        guess, and changes beside it may be the face itself. A walker whose 35 px face the budget-short fast
+        tier did not crop for 0.4-0.7 s walked out of his held box inside its reach, and was published
+        readable (tests/test_publish_rule.py's busy core under two more busy processes: 4 runs of 10 leaked)."""
+        if self._result_t is not None and face.last_seen >= self._result_t:
+            return True
+        return not self._motion.moved(face.box, face.last_seen)
 
     def _precise(self, face: Face) -> bool:
         """A detection good enough to stand while its face sits still: a zoomed crop's, or a confident one. The
