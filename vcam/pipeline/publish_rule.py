@@ -34,8 +34,9 @@ class PublishRuleSettings:
     moved outside the hidden areas since: three frames at 30 fps. Measured with the fast tier slowed to twice
     the frame budget (tests/test_publish_rule.py): a still scene keeps publishing every frame."""
     unchecked_s: float = 0.0
-    """A change outside the hidden areas (and outside the reach of the people already tracked) may go unchecked
-    for small faces for less than this long; 0: it must be checked on its own frame. At 0.1 s (three frames)
+    """A change outside the hidden areas (and outside the reach of the people tracked where their faces were
+    found: a held face that moved lends none, `Anonymizer._placed`) may go unchecked for small faces for less
+    than this long; 0: it must be checked on its own frame. At 0.1 s (three frames)
     a 35 px face walking in behind a 1080p classroom was published unhidden on the frame it appeared
     (tests/test_publish_rule.py); checking every frame's change cost the fast tier 3-10 ms where it moved."""
     repeat_s: float = 0.5
@@ -96,7 +97,8 @@ def decide(e: Evidence, s: PublishRuleSettings) -> Decision:
        most `reuse_s` older and nothing moved outside the hidden areas since (a face cannot appear where the
        picture did not change).
     2. Small faces, turned faces: every part of the picture that changed since it was last checked for small
-       faces, outside the hidden areas, was checked on this frame (CenterFace on the changed parts, at a zoom
+       faces, outside the hidden areas and the reach of a person whose face is where it was found (their own
+       arms are left to the sweep), was checked on this frame (CenterFace on the changed parts, at a zoom
        where the smallest face promised is big enough for it: `ScanSettings.centerface_zoom`); and every part
        was swept (CenterFace, both BlazeFace models, tiles) recently enough for what it shows.
     3. Faces already found: each is hidden over the box of a detection made on this frame, or over one at most
