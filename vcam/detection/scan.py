@@ -219,7 +219,6 @@ class Scanner:
         tier: Tier = "all",
         regions: list[Region] | None = None,
         still: frozenset[int] = frozenset(),
-        moving: frozenset[int] = frozenset(),
         changes: list[Region] | None = None,
         tiles: bool = True,
         light: tuple[Light, float] | None = None,
@@ -232,9 +231,6 @@ class Scanner:
         BlazeFace model on it, a round of tiles, second looks: the live sweep thread), or "all" (files).
         `regions` limits a sweep's CenterFace pass and tiles to those parts of the frame (None: all of it).
         `still` are tracks whose zoomed crop can wait: seen recently, and the picture did not move around them.
-        `moving` are tracks whose picture moved since they were detected: their crops come first, smallest first,
-        then the others' (a budget spent on refreshing four seated faces left a walker's 35 px face unlooked-at
-        for 0.4 s, 1080p with a core busy).
         One still gets its crop when the whole-frame pass found something on it that is not clearly it: left to
         that unsure box (the short-range model's head-and-shoulders guess), the track lost its face's outline.
         `changes` (fast tier) are parts of the picture that changed since they were last checked for small faces:
@@ -282,7 +278,6 @@ class Scanner:
             main, other = "blazeface-near", "blazeface-far"
         live = tier == "fast" and budget_s is not None  # files run their crops after the whole-frame pass
         looked = [f for f in tracked if f.track_id not in still]
-        looked = sorted(looked, key=lambda f: (f.track_id not in moving, f.box[2]))
         beside = self._crops_beside(image, t, looked, budget_s - self._cost.get(main, 0.0)) if live else {}
         if fast:
             run(main, None, "frame")
@@ -312,7 +307,7 @@ class Scanner:
         reserve = self._looks_pending(faces, tracked) * self._cost.get("centerface-verify", 0.0)
         if fast and s.crops:
             unclear = set()
-            for face in sorted(tracked, key=lambda f: (f.track_id not in moving, f.box[2])):
+            for face in sorted(tracked, key=lambda f: f.box[2]):
                 if face.track_id in still and not any(intersection(face.box, f.box) > 0 for f in faces):
                     continue  # sitting still, and nothing on this frame says otherwise: its crop can wait
                 clear = _seen_clearly(face, faces, s.verify_blazeface_below)
@@ -362,9 +357,8 @@ class Scanner:
         they run while this frame's whole-frame pass does; keyed by `id()` of the tracked face.
 
         They run one after another there, so no more start than fit `room` (the budget left beside the
-        whole-frame pass), in the caller's order (as the sequential crops: moving tracks first, then the
-        smallest). Without that limit a crowd's many tracks kept the fast tier past its budget (hamilton live:
-        208 curtained frames of 825, not 84).
+        whole-frame pass), the smallest faces first as in the sequential crops. Without that limit a crowd's
+        many tracks kept the fast tier past its budget (hamilton live: 208 curtained frames of 825, not 84).
         """
         s = self.settings
         if not (s.crops and s.crops_beside and self._unclear):
@@ -372,7 +366,7 @@ class Scanner:
         h, w = image.shape[:2]
         started: dict[int, tuple[Region, Future[list[Face]]]] = {}
         spent = 0.0
-        for face in tracked:  # in the caller's order
+        for face in sorted(tracked, key=lambda f: f.box[2]):
             region = _crop_around(face, w, h) if face.track_id in self._unclear else None
             if region is None:
                 continue

@@ -227,12 +227,6 @@ class Tracker:
             and not moved(tr.face.box, tr.face.last_seen)
         )
 
-    def moving(self, t: float, moved: Moved) -> frozenset[int]:
-        """Tracks not detected at `t` whose surroundings changed since they were: where they are is a guess."""
-        return frozenset(
-            tr.track_id for tr in self._tracks if tr.face.last_seen < t and moved(tr.face.box, tr.face.last_seen)
-        )
-
     def reset(self) -> None:
         self._tracks.clear()
 

@@ -208,7 +208,6 @@ class _Job:
     tier: Tier = "all"
     keep_s: float = 0.0
     still: frozenset[int] = frozenset()
-    moving: frozenset[int] = frozenset()
     changes: list[Region] | None = None
     light: tuple[Light, float] | None = None
     """The frame's `exposure.light_of`, judged once in `process` for every scan of it."""
@@ -322,7 +321,6 @@ class Anonymizer:
                     thorough=job.new_scene,
                     tier=job.tier,
                     still=job.still,
-                    moving=job.moving,
                     changes=job.changes,
                     light=job.light,
                 )
@@ -550,7 +548,6 @@ class Anonymizer:
                 self._plan.observe(thumb, frame.t)
                 self._motion.observe(frame.image, frame.t)
                 self._job.still = self._tracker.still(frame.t, self._motion.moved, s.still_refresh_s, self._precise)
-                self._job.moving = self._tracker.moving(frame.t, self._motion.moved)
                 unchecked = self._unchecked(frame, effect.margin)
                 self._job.changes = unchecked[0] if unchecked is not None else None
                 self._sweep_job = self._job
