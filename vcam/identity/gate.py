@@ -27,6 +27,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -236,12 +237,25 @@ class IdentityGate:
         for track_id, face in detected.items():
             self._seen[track_id] = (t, face.box)
 
+    def _per_track(self) -> tuple[dict[int, Any] | set[int], ...]:
+        """Everything the gate keeps per track: one list, so that forgetting a track or all of them misses none."""
+        return (
+            self._seen,
+            self._checks,
+            self._recent,
+            self._broken,
+            self._asked,
+            self._confirmed,
+            self._matched_once,
+        )
+
     def _drop(self, track_id: int) -> None:
         """Forget an ended track (caller holds the lock): nothing of it is kept all day long."""
-        for table in (self._seen, self._checks, self._recent, self._broken, self._asked):
-            table.pop(track_id, None)
-        self._confirmed.discard(track_id)
-        self._matched_once.discard(track_id)
+        for table in self._per_track():
+            if isinstance(table, set):
+                table.discard(track_id)
+            else:
+                table.pop(track_id, None)
 
     def _break(self, track_id: int, t: float) -> None:
         self._confirmed.discard(track_id)
@@ -258,13 +272,8 @@ class IdentityGate:
     def _forget(self) -> None:
         """Caller holds the lock."""
         self._epoch += 1
-        self._checks.clear()
-        self._confirmed.clear()
-        self._recent.clear()
-        self._broken.clear()
-        self._seen.clear()
-        self._matched_once.clear()
-        self._asked.clear()
+        for table in self._per_track():
+            table.clear()
         self._job = None
 
     # -- checking -----------------------------------------------------------------------
