@@ -225,7 +225,8 @@ class Scanner:
     ) -> ScanResult:
         """Detect faces in `image`; `tracked` are the faces the tracker expects, for zoomed crops.
 
-        `thorough` (a new scene: nothing tracked is worth anything) runs CenterFace whatever the budget.
+        `thorough` (a new scene: nothing tracked is worth anything) forgets where the last scene had no face,
+        and with every pass on the frame (tier "all") runs CenterFace whatever the budget.
         `tier` picks the passes: "fast" (one BlazeFace model on the whole frame, zoomed crops around
         tracked faces, second looks: every live frame), "sweep" (CenterFace on the whole frame, the other
         BlazeFace model on it, a round of tiles, second looks: the live sweep thread), or "all" (files).

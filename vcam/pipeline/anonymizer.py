@@ -211,6 +211,9 @@ class _Job:
     changes: list[Region] | None = None
     light: tuple[Light, float] | None = None
     """The frame's `exposure.light_of`, judged once in `process` for every scan of it."""
+    scene: int = 0
+    """Which scene the frame belongs to (`Anonymizer._scene`): a worker whose last scan was of another scene
+    scans this one thoroughly, even when the cut's own frame was dropped for a newer one before it was scanned."""
 
 
 class Anonymizer:
@@ -285,6 +288,7 @@ class Anonymizer:
         """
         scanner: Scanner | None = None
         failures = 0
+        scanned_scene: int | None = None
         while True:
             if scanner is None:
                 try:
@@ -318,7 +322,7 @@ class Anonymizer:
                     job.frame.t,
                     expected,
                     job.budget_s,
-                    thorough=job.new_scene,
+                    thorough=job.new_scene or job.scene != scanned_scene,
                     tier=job.tier,
                     still=job.still,
                     changes=job.changes,
@@ -341,6 +345,7 @@ class Anonymizer:
                         self._cond.wait_for(lambda: self._closed or gen != self._generation, timeout=pause)
                 continue
             failures = 0
+            scanned_scene = job.scene
             with self._cond:
                 if gen != self._generation:
                     break
@@ -395,6 +400,7 @@ class Anonymizer:
         _yield_to_the_fast_tier()
         scanner: Scanner | None = None
         failures = 0
+        swept_scene: int | None = None
         while True:
             with self._cond:
                 cells = None
@@ -423,6 +429,7 @@ class Anonymizer:
                     expected,
                     None,
                     tier="sweep",
+                    thorough=scene != swept_scene,
                     regions=regions,
                     tiles=not shed,
                     light=job.light,
@@ -438,6 +445,7 @@ class Anonymizer:
                     self._cond.wait_for(lambda: self._closed or gen != self._generation, timeout=0.5)
                 continue
             failures = 0
+            swept_scene = scene
             with self._cond:
                 if gen != self._generation:
                     break
@@ -545,6 +553,8 @@ class Anonymizer:
                     self._scene += 1
                     self._plan.reset()
                     self._checked.reset()
+                    self._tracker.doubt()
+                self._job.scene = self._scene
                 self._plan.observe(thumb, frame.t)
                 self._motion.observe(frame.image, frame.t)
                 self._job.still = self._tracker.still(frame.t, self._motion.moved, s.still_refresh_s, self._precise)
