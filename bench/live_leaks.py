@@ -26,6 +26,7 @@ import argparse
 import contextlib
 import resource
 import statistics
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,6 +83,8 @@ class Run:
     cpu: float
     longest: int
     """Longest run of consecutive camera frames with a readable face."""
+    leaked: list[tuple[int, list[float], float]]
+    """Each readable face: camera frame, reference box, correlation (printed on stderr, for a closer look)."""
 
 
 def play(recording: Recording, settings: AnonymizerSettings, style: str = "blur") -> Run:
@@ -126,6 +129,7 @@ def play(recording: Recording, settings: AnonymizerSettings, style: str = "blur"
         p99=1000 * lat[min(len(lat) - 1, int(0.99 * len(lat)))],
         cpu=cpu,
         longest=longest,
+        leaked=checker.leaked_boxes,
     )
 
 
@@ -179,6 +183,9 @@ def main() -> None:
                             f"{r.over_hidden} | {r.fps:.1f} | {r.p50:.1f} | {r.p99:.1f} | {r.cpu:.0f} |",
                             flush=True,
                         )
+                        for index, box, corr in r.leaked:
+                            where = ", ".join(f"{v:.0f}" for v in box)
+                            print(f"  readable: {recording.name} frame {index} ({where}), {corr:.2f}", file=sys.stderr)
     print()
     for (name, size_name, load), (faces, readable, current, due) in totals.items():
         print(
