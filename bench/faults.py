@@ -218,6 +218,8 @@ class LeakChecker:
     """Kept for the callers' tables: nothing is skipped any more."""
     false_hides: int = 0
     curtains: int = 0
+    curtains_after_start: int = 0
+    """Curtains after the first frame that showed the scene: start-up (the models loading, the first sweep) left out."""
     repeats: int = 0
     blank: int = 0
     current: int = 0
@@ -277,6 +279,7 @@ class LeakChecker:
             self.false_hides += hidden_away
             self.repeats += repeat and not curtained
             self.current += not (curtained or hidden_away or repeat)
+            self.curtains_after_start += curtained and self.current > 0
             for box, (original, shifted), output in faces:
                 self.faces += 1
                 corr = detail_correlation(original, output, shifted)

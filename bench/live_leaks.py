@@ -75,6 +75,7 @@ class Run:
     due: int
     current: int
     curtained: int
+    curtained_after_start: int
     stale: int
     over_hidden: int
     fps: float
@@ -122,6 +123,7 @@ def play(recording: Recording, settings: AnonymizerSettings, style: str = "blur"
         due=due,
         current=checker.current,
         curtained=checker.curtains + checker.blank,
+        curtained_after_start=checker.curtains_after_start,
         stale=max(0, due - received),
         over_hidden=checker.false_hides,
         fps=len(checker.published) / (t1 - t0),
@@ -160,7 +162,8 @@ def main() -> None:
     only = args.videos.split(",") if args.videos else None
     print(f"each clip played live for {args.seconds:.0f} s, back and forth at its own fps\n")
     print(
-        "| config | size | load | clip | face-frames | readable | longest run | current | curtained | stale | "
+        "| config | size | load | clip | face-frames | readable | longest run | current | curtained (after start) "
+        "| stale | "
         "over-hidden | fps | p50 ms | p99 ms | CPU % |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
@@ -179,7 +182,8 @@ def main() -> None:
                         size = f"{recording.size[0]}x{recording.size[1]}"
                         print(
                             f"| {name} | {size} | {load} | {recording.name} | {r.faces} | {r.readable} | {r.longest} | "
-                            f"{r.current}/{r.due} ({r.current / max(1, r.due):.0%}) | {r.curtained} | {r.stale} | "
+                            f"{r.current}/{r.due} ({r.current / max(1, r.due):.0%}) | "
+                            f"{r.curtained} ({r.curtained_after_start}) | {r.stale} | "
                             f"{r.over_hidden} | {r.fps:.1f} | {r.p50:.1f} | {r.p99:.1f} | {r.cpu:.0f} |",
                             flush=True,
                         )
