@@ -477,3 +477,91 @@ def test_a_cut_to_a_close_up_is_not_excused_by_the_last_shots_faces(eval_path):
     fast = [(frame_of[t], found) for t, tier, _, found in after if tier == "fast"]
     missed = [k for k, found in fast if not any(iou(f.box, close_up(k)) > 0.3 for f in found)]
     assert not missed, f"fast-tier scans of the new scene that did not find the close-up, frames {missed} of {fast}"
+
+
+def _clip_frames(path, wanted: set[int]) -> dict[int, np.ndarray]:
+    cap = cv2.VideoCapture(str(path))
+    out = {}
+    for k in range(max(wanted) + 1):
+        ok, image = cap.read()
+        assert ok, f"{path.name} has frame {k}"
+        if k in wanted:
+            out[k] = image
+    cap.release()
+    return out
+
+
+def _small(image: np.ndarray) -> np.ndarray:
+    """The small grey copy the motion history keeps (every 8th pixel of every 8th row)."""
+    return cv2.cvtColor(np.ascontiguousarray(image[::8, ::8]), cv2.COLOR_BGR2GRAY)
+
+
+def _unchecked_after(frames: list[np.ndarray], face: tuple, level: float = 15.0) -> list[tuple[int, int, int, int]]:
+    """Checked on the first frame, then shown the rest with `face` hidden and lending its reach: the regions
+    still to check on the last."""
+    from vcam.pipeline.anonymizer import reach
+    from vcam.pipeline.motion import CheckedPicture
+
+    h, w = frames[0].shape[:2]
+    checked = CheckedPicture(8)
+    checked.mark(None, _small(frames[0]), 0.0, (w, h))
+    regions: list = []
+    for k, image in enumerate(frames[1:], start=1):
+        found = checked.unchecked(_small(image), level, [face], (w, h), k / FPS, [reach(face)])
+        assert found is not None
+        regions = found[0]
+    return regions
+
+
+def _inside(box, region) -> bool:
+    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
+    return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
+
+
+def test_a_reach_excuses_a_body_moving_not_a_picture_replaced_around_it(eval_path):
+    """Clause 2's reach: changes around a tracked person are their own body, left to the sweep. Not when the
+    picture around them is replaced: hamilton's cut from the singer to five faces, played in the top-right
+    window of a 1080p mosaic (bench/live_leaks.py --sizes mosaic: a face beside the singer's held box published
+    untouched for 5 to 7 frames), puts new faces inside the reach the singer's track still lends. They must be
+    checked. A signer's moving arms (brother, 720p) stay excused."""
+    from vcam.evaluation.evaluate import frame_boxes, video_cases
+    from vcam.pipeline.anonymizer import reach
+
+    path = eval_path / "videos" / "facerec__short_hamilton_clip.mp4"
+    boxes = frame_boxes(dict(video_cases(eval_path, only=["hamilton"]))[path])
+    frames = _clip_frames(path, {209, 210, 212})
+    canvas = np.full((1080, 1920, 3), 90, np.uint8)
+
+    def window(image: np.ndarray) -> np.ndarray:
+        out = canvas.copy()
+        out[:540, 960:] = cv2.resize(image, (960, 540))
+        return out
+
+    singer = (1334.0, 49.0, 180.0, 184.0)  # his track's box on frame 210, as the live camera held it
+    regions = _unchecked_after([window(frames[k]) for k in (209, 210, 212)], singer)
+    new = [(960 + 1.5 * x, 1.5 * y, 1.5 * w, 1.5 * h) for x, y, w, h in boxes[212]]
+    beside = [b for b in new if _inside(b, _region(reach(singer))) and not _overlaps(b, singer)]
+    assert len(beside) >= 2, "new faces inside the singer's reach, outside his hidden box"
+    missed = [b for b in beside if not any(_inside(b, r) for r in regions)]
+    assert not missed, f"new faces in a replaced reach left unchecked: {missed} (regions {regions})"
+
+    path = eval_path / "videos" / "intel-sv__brother.mkv"
+    face = next(b for k, b, _ in dict(video_cases(eval_path, only=["brother"]))[path]["boxes"] if k == 30)
+    frames = _clip_frames(path, {29, 30, 31})
+    size = (1280, 720)
+    scale = size[0] / frames[29].shape[1]
+    signer = tuple(v * scale for v in face)
+    regions = _unchecked_after([cv2.resize(frames[k], size) for k in (29, 30, 31)], signer)
+    body = _region(reach(signer))
+    assert not [r for r in regions if _inside((r[0], r[1], r[2] - r[0], r[3] - r[1]), body)], (
+        f"a signer's own moving body was to be checked: {regions}"
+    )
+
+
+def _region(box) -> tuple[float, float, float, float]:
+    x, y, w, h = box
+    return (x, y, x + w, y + h)
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]

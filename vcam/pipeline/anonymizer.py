@@ -608,8 +608,9 @@ class Anonymizer:
             return None
         faces = self._tracker.faces_at(frame.t, self._motion.moved)
         placed = [f for f in faces if not f.unverified and self._placed(f)]
-        covers = [grow_box(f.box, margin) for f in faces] + [reach(f.box) for f in placed]
-        return self._checked.unchecked(small, self._motion.current_levels(), covers, frame.size, frame.t)
+        covers = [grow_box(f.box, margin) for f in faces]
+        reaches = [reach(f.box) for f in placed]
+        return self._checked.unchecked(small, self._motion.current_levels(), covers, frame.size, frame.t, reaches)
 
     def _placed(self, face: Face) -> bool:
         """Whether a tracked face is where its box says: found by the newest fast-tier check, or nothing moved

@@ -98,9 +98,10 @@ def decide(e: Evidence, s: PublishRuleSettings) -> Decision:
        picture did not change).
     2. Small faces, turned faces: every part of the picture that changed since it was last checked for small
        faces, outside the hidden areas and the reach of a person whose face is where it was found (their own
-       arms are left to the sweep), was checked on this frame (CenterFace on the changed parts, at a zoom
-       where the smallest face promised is big enough for it: `ScanSettings.centerface_zoom`); and every part
-       was swept (CenterFace, both BlazeFace models, tiles) recently enough for what it shows.
+       arms are left to the sweep; not what a cut in part of the picture replaced there), was checked on this
+       frame (CenterFace on the changed parts, at a zoom where the smallest face promised is big enough for it:
+       `ScanSettings.centerface_zoom`); and every part was swept (CenterFace, both BlazeFace models, tiles)
+       recently enough for what it shows.
     3. Faces already found: each is hidden over the box of a detection made on this frame, or over one at most
        the tracker's hold old, moved and grown by the motion measured since (bounded), and none needed more.
     4. The frame is not too dark and noisy for any detection on it to be trusted (`Light.BLACK`).
