@@ -610,7 +610,9 @@ class Anonymizer:
         placed = [f for f in faces if not f.unverified and self._placed(f)]
         covers = [grow_box(f.box, margin) for f in faces]
         reaches = [reach(f.box) for f in placed]
-        return self._checked.unchecked(small, self._motion.current_levels(), covers, frame.size, frame.t, reaches)
+        watched = [reach(f.box) for f in faces if not any(f is p for p in placed)]
+        levels = self._motion.current_levels()
+        return self._checked.unchecked(small, levels, covers, frame.size, frame.t, reaches, watched)
 
     def _placed(self, face: Face) -> bool:
         """Whether a tracked face is where its box says: found by the newest fast-tier check, or nothing moved

@@ -235,12 +235,15 @@ class CheckedPicture:
         frame: tuple[int, int],
         t: float,
         reaches: list[Box] = (),
+        watched: list[Box] = (),
     ) -> tuple[list[Region], float] | None:
         """Regions of the `frame`-sized frame (w, h) whose picture (`small`, captured at `t`) changed by more
         than `level` since they were last checked, outside the `covers` (the hidden areas) and the `reaches`
         (people's bodies; not what changed when a reach was replaced at once: `ChangeCheckSettings.replaced_share`),
         each grown by the settings' margin: where a face may be that no check has seen; and how long the oldest of
-        those changes has gone unchecked. None: nothing was ever checked (everything is unchecked)."""
+        those changes has gone unchecked. None: nothing was ever checked (everything is unchecked). `watched` are
+        the reaches of people who lend none now (a held face that moved): a replacement there is remembered too,
+        for when they lend it again (the crop around a cut-away singer's box found an audience face there)."""
         if self._ref is None or self._ref.shape != small.shape or self._since is None:
             return None
         changed = cv2.absdiff(small, self._ref) > level
@@ -259,7 +262,7 @@ class CheckedPicture:
             self._previous = (t, small)
         if previous is not None and t > previous[0] and previous[1].shape == small.shape and self._replaced is not None:
             abrupt = cv2.absdiff(small, previous[1]) > level
-            for box in reaches:
+            for box in [*reaches, *watched]:
                 c = cells(box)
                 if abrupt[c].size and abrupt[c].mean() >= self.settings.replaced_share:
                     self._replaced[c] |= abrupt[c]
