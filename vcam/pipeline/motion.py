@@ -172,9 +172,10 @@ class ChangeCheckSettings:
     """A person's reach (`Anonymizer._unchecked`) excuses the changes in it only while the picture around them is
     not replaced: when this share of a reach changes from one frame to the next, it is not a body moving but a
     cut in part of the picture (a window of a mosaic, a screen behind), and what changed there is checked before
-    a reach excuses it again. Measured live at 720p (share of a reach changed between consecutive frames): the
-    signers at most 0.12, the stage clip's crowd 0.22 (p99 0.12); hamilton's cut in one window of a 1080p mosaic
-    0.24, its reach half outside the window. Too low costs checks of a body's changes, never privacy."""
+    a reach excuses it again. Measured live (share of a reach changed between consecutive frames, every tracked
+    face's reach): the signers at most 0.12 at 720p and 0.13 at 1080p with a core busy; the stage clip, whose
+    camera pans and cuts, up to 0.31 (p99 0.19); hamilton's cut in one window of the 1080p mosaic 0.19-0.24, the
+    reach half outside the window. Too low costs checks of a body's changes, never privacy."""
 
 
 class CheckedPicture:
