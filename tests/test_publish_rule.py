@@ -16,7 +16,7 @@ from conftest import DATA, sample_boxes
 from faults import LeakChecker, busy_core
 
 from vcam.detection.scan import Scanner, ScanSettings
-from vcam.frames import Frame, iou
+from vcam.frames import Frame, centre_inside, intersection, iou
 from vcam.pipeline.anonymizer import Anonymizer, AnonymizerSettings
 from vcam.pipeline.controls import LiveControls
 from vcam.pipeline.live import LivePipeline
@@ -518,9 +518,9 @@ def _unchecked_after(
     return regions
 
 
-def _inside(box, region) -> bool:
-    cx, cy = box[0] + box[2] / 2, box[1] + box[3] / 2
-    return region[0] <= cx <= region[2] and region[1] <= cy <= region[3]
+def _box(region: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """A region (x0, y0, x1, y1) as a box (x, y, w, h)."""
+    return region[0], region[1], region[2] - region[0], region[3] - region[1]
 
 
 def test_a_reach_excuses_a_body_moving_not_a_picture_replaced_around_it(eval_path):
@@ -544,14 +544,14 @@ def test_a_reach_excuses_a_body_moving_not_a_picture_replaced_around_it(eval_pat
 
     singer = (1334.0, 49.0, 180.0, 184.0)  # his track's box on frame 210, as the live camera held it
     new = [(960 + 1.5 * x, 1.5 * y, 1.5 * w, 1.5 * h) for x, y, w, h in boxes[213]]
-    beside = [b for b in new if _inside(b, _region(reach(singer))) and not _overlaps(b, singer)]
+    beside = [b for b in new if centre_inside(b, reach(singer)) and not intersection(b, singer)]
     assert len(beside) >= 2, "new faces inside the singer's reach, outside his hidden box"
     shown = [window(frames[k]) for k in (209, 210, 212, 213)]
     # His track lends its reach throughout; or, as live, not on the cut (held, the picture moved around it)
     # and again on the next frame, when the crop around his box finds an audience face there.
     for lent in ([True, True, True], [True, False, True]):
         regions = _unchecked_after(shown, singer, lent)
-        missed = [b for b in beside if not any(_inside(b, r) for r in regions)]
+        missed = [b for b in beside if not any(centre_inside(b, _box(r)) for r in regions)]
         assert not missed, f"lent {lent}: new faces in a replaced reach left unchecked: {missed} (regions {regions})"
 
     path = eval_path / "videos" / "intel-sv__brother.mkv"
@@ -561,16 +561,6 @@ def test_a_reach_excuses_a_body_moving_not_a_picture_replaced_around_it(eval_pat
     scale = size[0] / frames[29].shape[1]
     signer = tuple(v * scale for v in face)
     regions = _unchecked_after([cv2.resize(frames[k], size) for k in (29, 30, 31)], signer)
-    body = _region(reach(signer))
-    assert not [r for r in regions if _inside((r[0], r[1], r[2] - r[0], r[3] - r[1]), body)], (
+    assert not [r for r in regions if centre_inside(_box(r), reach(signer))], (
         f"a signer's own moving body was to be checked: {regions}"
     )
-
-
-def _region(box) -> tuple[float, float, float, float]:
-    x, y, w, h = box
-    return (x, y, x + w, y + h)
-
-
-def _overlaps(a, b) -> bool:
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]

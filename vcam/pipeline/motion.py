@@ -13,6 +13,7 @@ the camera allows (`MotionSettings`).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -228,6 +229,22 @@ class CheckedPicture:
             mask[int(np.ceil(y0 * sy)) : int(y1 * sy), int(np.ceil(x0 * sx)) : int(x1 * sx)] = True
         return mask
 
+    def _note_replaced(
+        self, small: np.ndarray, level: float | np.ndarray, t: float, reaches: list[Box], sx: float, sy: float
+    ) -> None:
+        """Remember what changed in each reach replaced since the previous frame (`replaced_share`)."""
+        previous = self._previous
+        if previous is not None and t <= previous[0]:
+            return  # this frame was seen already
+        self._previous = (t, small)
+        if previous is None or previous[1].shape != small.shape or self._replaced is None:
+            return
+        abrupt = cv2.absdiff(small, previous[1]) > level
+        for box in reaches:
+            cells = _cells(box, sx, sy)
+            if abrupt[cells].size and abrupt[cells].mean() >= self.settings.replaced_share:
+                self._replaced[cells] |= abrupt[cells]
+
     def unchecked(
         self,
         small: np.ndarray,
@@ -235,8 +252,8 @@ class CheckedPicture:
         covers: list[Box],
         frame: tuple[int, int],
         t: float,
-        reaches: list[Box] = (),
-        watched: list[Box] = (),
+        reaches: Sequence[Box] = (),
+        watched: Sequence[Box] = (),
     ) -> tuple[list[Region], float] | None:
         """Regions of the `frame`-sized frame (w, h) whose picture (`small`, captured at `t`) changed by more
         than `level` since they were last checked, outside the `covers` (the hidden areas) and the `reaches`
@@ -252,26 +269,12 @@ class CheckedPicture:
         self._since[~changed] = np.inf  # changed back (noise, a blink): nothing there to look at
         height, width = small.shape
         sx, sy = width / frame[0], height / frame[1]
-
-        def cells(box: Box) -> tuple[slice, slice]:
-            x, y, w, h = box
-            rows = slice(max(0, int(y * sy)), max(0, int(np.ceil((y + h) * sy))))
-            return rows, slice(max(0, int(x * sx)), max(0, int(np.ceil((x + w) * sx))))
-
-        previous = self._previous
-        if previous is None or t > previous[0]:
-            self._previous = (t, small)
-        if previous is not None and t > previous[0] and previous[1].shape == small.shape and self._replaced is not None:
-            abrupt = cv2.absdiff(small, previous[1]) > level
-            for box in [*reaches, *watched]:
-                c = cells(box)
-                if abrupt[c].size and abrupt[c].mean() >= self.settings.replaced_share:
-                    self._replaced[c] |= abrupt[c]
+        self._note_replaced(small, level, t, [*reaches, *watched], sx, sy)
         for box in covers:
-            changed[cells(box)] = False
+            changed[_cells(box, sx, sy)] = False
         replaced = changed & self._replaced if self._replaced is not None else None
         for box in reaches:
-            changed[cells(box)] = False
+            changed[_cells(box, sx, sy)] = False
         if replaced is not None:
             changed |= replaced
         # A changed pixel alone is noise; one with a changed neighbour is a change (16 px at 1080p's 1/8).
@@ -299,3 +302,10 @@ class CheckedPicture:
                 )
             )
         return merge_regions(regions), age
+
+
+def _cells(box: Box, sx: float, sy: float) -> tuple[slice, slice]:
+    """The small copy's rows and columns under `box` (frame pixels; `sx`, `sy`: the copy's scale)."""
+    x, y, w, h = box
+    rows = slice(max(0, int(y * sy)), max(0, int(np.ceil((y + h) * sy))))
+    return rows, slice(max(0, int(x * sx)), max(0, int(np.ceil((x + w) * sx))))
