@@ -497,11 +497,16 @@ def _small(image: np.ndarray) -> np.ndarray:
 
 
 def _unchecked_after(
-    frames: list[np.ndarray], face: tuple, lent: list[bool] | None = None, level: float = 15.0
+    frames: list[np.ndarray],
+    face: tuple,
+    lent: list[bool] | None = None,
+    late_check: int | None = None,
+    level: float = 15.0,
 ) -> list[tuple[int, int, int, int]]:
     """Checked on the first frame, then shown the rest with `face` hidden, lending its reach on each frame where
     `lent` says so (always by default; else it is only watched, as a held face that moved): the regions still to
-    check on the last."""
+    check on the last. `late_check`: the whole of that earlier frame is checked just before the last is shown
+    (a sweep that finishes late)."""
     from vcam.pipeline.anonymizer import reach
     from vcam.pipeline.motion import CheckedPicture
 
@@ -510,6 +515,8 @@ def _unchecked_after(
     checked.mark(None, _small(frames[0]), 0.0, (w, h))
     regions: list = []
     for k, image in enumerate(frames[1:], start=1):
+        if k == len(frames) - 1 and late_check is not None:
+            checked.mark(None, _small(frames[late_check]), late_check / FPS, (w, h))
         lends = lent is None or lent[k - 1]
         body = [reach(face)]
         found = checked.unchecked(_small(image), level, [face], (w, h), k / FPS, body if lends else [], body)
@@ -549,10 +556,13 @@ def test_a_reach_excuses_a_body_moving_not_a_picture_replaced_around_it(eval_pat
     shown = [window(frames[k]) for k in (209, 210, 212, 213)]
     # His track lends its reach throughout; or, as live, not on the cut (held, the picture moved around it)
     # and again on the next frame, when the crop around his box finds an audience face there.
-    for lent in ([True, True, True], [True, False, True]):
-        regions = _unchecked_after(shown, singer, lent)
+    # Or a sweep of the frame before the cut finishes after it: it saw none of the new faces.
+    for lent, late in (([True, True, True], None), ([True, False, True], None), ([True, True, True], 1)):
+        regions = _unchecked_after(shown, singer, lent, late)
         missed = [b for b in beside if not any(centre_inside(b, _box(r)) for r in regions)]
-        assert not missed, f"lent {lent}: new faces in a replaced reach left unchecked: {missed} (regions {regions})"
+        assert not missed, (
+            f"lent {lent}, late check {late}: new faces in a replaced reach left unchecked: {missed} ({regions})"
+        )
 
     path = eval_path / "videos" / "intel-sv__brother.mkv"
     face = next(b for k, b, _ in dict(video_cases(eval_path, only=["brother"]))[path]["boxes"] if k == 30)

@@ -195,7 +195,8 @@ class CheckedPicture:
         self._previous: tuple[float, np.ndarray] | None = None
         """The newest frame seen (capture time, small copy): what changed at once, from one frame to the next."""
         self._replaced: np.ndarray | None = None
-        """Per pixel, changed in a replacement of a reach since its last check: no reach excuses it."""
+        """Per pixel, when it last changed in a replacement of a reach (-inf: not since its last check): no reach
+        excuses it until a check of a frame captured at or after that time."""
 
     def reset(self) -> None:
         """A new scene or camera: nothing was checked."""
@@ -209,15 +210,16 @@ class CheckedPicture:
                 return  # the first check must be of the whole frame (a new scene's sweep)
             self._ref, self._when = small.copy(), np.full(small.shape, t)
             self._since = np.full(small.shape, np.inf)
-            self._replaced = np.zeros(small.shape, bool)
+            self._replaced = np.full(small.shape, -np.inf)
             return
         assert self._when is not None and self._since is not None and self._replaced is not None
         mask = self._mask(regions, small.shape, frame)
+        # A check of an older frame than a replacement did not see it (a sweep finishing after the cut).
+        self._replaced[mask & (self._replaced <= t)] = -np.inf
         mask &= self._when <= t
         self._ref[mask] = small[mask]
         self._when[mask] = t
         self._since[mask] = np.inf
-        self._replaced[mask] = False
 
     def _mask(self, regions: list[Region] | None, shape: tuple[int, ...], frame: tuple[int, int]) -> np.ndarray:
         if regions is None:
@@ -243,7 +245,7 @@ class CheckedPicture:
         for box in reaches:
             cells = _cells(box, sx, sy)
             if abrupt[cells].size and abrupt[cells].mean() >= self.settings.replaced_share:
-                self._replaced[cells] |= abrupt[cells]
+                self._replaced[cells][abrupt[cells]] = t
 
     def unchecked(
         self,
@@ -272,7 +274,7 @@ class CheckedPicture:
         self._note_replaced(small, level, t, [*reaches, *watched], sx, sy)
         for box in covers:
             changed[_cells(box, sx, sy)] = False
-        replaced = changed & self._replaced if self._replaced is not None else None
+        replaced = changed & (self._replaced > -np.inf) if self._replaced is not None else None
         for box in reaches:
             changed[_cells(box, sx, sy)] = False
         if replaced is not None:
