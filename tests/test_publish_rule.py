@@ -429,10 +429,8 @@ def test_a_cut_to_a_close_up_is_not_excused_by_the_last_shots_faces(eval_path):
 
     path = eval_path / "videos" / "facerec__short_hamilton_clip.mp4"
     boxes = frame_boxes(dict(video_cases(eval_path, only=["hamilton"]))[path])
-    cap = cv2.VideoCapture(str(path))
     size = (1280, 720)
-    frames = [cv2.resize(cap.read()[1], size) for _ in range(27)]
-    cap.release()
+    frames = [cv2.resize(image, size) for image in _clip_frames(path, set(range(27))).values()]
     scale, cut = size[0] / 640, 20
 
     def close_up(k: int) -> list[float]:
@@ -491,11 +489,6 @@ def _clip_frames(path, wanted: set[int]) -> dict[int, np.ndarray]:
     return out
 
 
-def _small(image: np.ndarray) -> np.ndarray:
-    """The small grey copy the motion history keeps (every 8th pixel of every 8th row)."""
-    return cv2.cvtColor(np.ascontiguousarray(image[::8, ::8]), cv2.COLOR_BGR2GRAY)
-
-
 def _unchecked_after(
     frames: list[np.ndarray],
     face: tuple,
@@ -508,18 +501,22 @@ def _unchecked_after(
     check on the last. `late_check`: the whole of that earlier frame is checked just before the last is shown
     (a sweep that finishes late)."""
     from vcam.pipeline.anonymizer import reach
-    from vcam.pipeline.motion import CheckedPicture
+    from vcam.pipeline.motion import CheckedPicture, MotionHistory
 
+    history = MotionHistory()  # its small grey copies, as the live stage keeps them
+    for k, image in enumerate(frames):
+        history.observe(image, k / FPS)
+    small = [history.small_at(k / FPS) for k in range(len(frames))]
     h, w = frames[0].shape[:2]
-    checked = CheckedPicture(8)
-    checked.mark(None, _small(frames[0]), 0.0, (w, h))
+    checked = CheckedPicture(history.settings.step)
+    checked.mark(None, small[0], 0.0, (w, h))
     regions: list = []
-    for k, image in enumerate(frames[1:], start=1):
+    for k in range(1, len(frames)):
         if k == len(frames) - 1 and late_check is not None:
-            checked.mark(None, _small(frames[late_check]), late_check / FPS, (w, h))
+            checked.mark(None, small[late_check], late_check / FPS, (w, h))
         lends = lent is None or lent[k - 1]
         body = [reach(face)]
-        found = checked.unchecked(_small(image), level, [face], (w, h), k / FPS, body if lends else [], body)
+        found = checked.unchecked(small[k], level, [face], (w, h), k / FPS, body if lends else [], body)
         assert found is not None
         regions = found[0]
     return regions

@@ -607,10 +607,11 @@ class Anonymizer:
         if small is None:
             return None
         faces = self._tracker.faces_at(frame.t, self._motion.moved)
-        placed = [f for f in faces if not f.unverified and self._placed(f)]
         covers = [grow_box(f.box, margin) for f in faces]
-        reaches = [reach(f.box) for f in placed]
-        watched = [reach(f.box) for f in faces if not any(f is p for p in placed)]
+        reaches: list[Box] = []
+        watched: list[Box] = []
+        for f in faces:
+            (reaches if not f.unverified and self._placed(f) else watched).append(reach(f.box))
         levels = self._motion.current_levels()
         return self._checked.unchecked(small, levels, covers, frame.size, frame.t, reaches, watched)
 
